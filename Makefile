@@ -1,0 +1,48 @@
+# The documented interface. `make run` and `make test` do all the set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROTO_SRC := protos/identity_api/v1/identity.proto
+PROTO_OUT := identity_api/v1/identity_pb2.py
+
+.PHONY: install protos run test lint fmt check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+
+# Reinstall whenever the dependency pins change.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed $(PROTO_OUT)
+
+$(PROTO_OUT): $(PROTO_SRC) $(VENV)/.installed
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m grpc_tools.protoc -Iprotos \
+		--python_out=. --grpc_python_out=. --mypy_out=. --mypy_grpc_out=. \
+		$(PROTO_SRC)
+	touch identity_api/v1/__init__.py
+
+protos: $(PROTO_OUT)
+
+run: install
+	$(BIN)/graphos-scim-dev
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Exactly what CI runs.
+check: lint test
+
+clean:
+	rm -rf $(VENV) identity_api/v1 .pytest_cache .mypy_cache .ruff_cache
