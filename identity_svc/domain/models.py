@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 class Role(enum.Enum):
@@ -125,7 +127,7 @@ class ScimKey:
 
 
 @dataclass(frozen=True)
-class Page[T]:
+class Page(Generic[T]):
     """One page of a listing; `next_cursor` is empty on the last page."""
 
     total_results: int
