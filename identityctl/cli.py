@@ -1,0 +1,275 @@
+"""identityctl: the operator CLI for orgs, members' direct roles and SCIM keys.
+
+Parsing and the command functions live here (rendering in ``render``); ``run`` is the
+entry point (``__main__`` only wires it to the process). Every command takes
+``--json``. gRPC errors are turned into a one-line message and an exit code in
+exactly one place, ``_rpc_error``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn, TextIO
+
+import grpc
+
+from identity_api.v1 import identity_pb2 as pb
+from identityctl.client import IdentityClient
+from identityctl.render import KEY_COLUMNS, Output, key_data, org_output, table, user_data
+from identityctl.settings import CREDENTIAL_HINT, ConfigError, Settings
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2  # bad arguments or a missing/rejected operator credential
+EXIT_UNAVAILABLE = 3
+
+# Refusals the server explains itself: its details() text is the message.
+_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+    }
+)
+
+ROLE_NAMES = [name for name in pb.Role.keys() if name != "ROLE_UNSPECIFIED"]
+
+
+Command = Callable[[IdentityClient, argparse.Namespace, Settings], Output]
+
+
+class _ParseExit(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that writes to bound streams and never calls sys.exit.
+
+    Subparsers are built with ``type(self)``, so binding the streams on a
+    subclass (``_parser_class``) carries them to every subcommand's parser.
+    """
+
+    _out: TextIO
+    _err: TextIO
+
+    def print_help(self, file: Any = None) -> None:
+        self._out.write(self.format_help())
+
+    def print_usage(self, file: Any = None) -> None:
+        self._err.write(self.format_usage())
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self._err.write(message)
+        raise _ParseExit(status)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage()
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def subparsers(self, dest: str) -> argparse._SubParsersAction[_Parser]:
+        return self.add_subparsers(title="commands", dest=dest, required=True, metavar="COMMAND")
+
+
+def _parser_class(out: TextIO, err: TextIO) -> type[_Parser]:
+    class _BoundParser(_Parser):
+        _out, _err = out, err
+
+    return _BoundParser
+
+
+# ---------------------------------------------------------------- commands
+
+
+def org_create(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    org = client.create_org(
+        args.org, args.name, args.admin_email, sso_configured=args.sso_configured
+    )
+    return org_output(org, settings, f"Created org {org.id} (ORG_ADMIN: {args.admin_email})")
+
+
+def org_show(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    org = client.get_org(args.org)
+    return org_output(org, settings, f"Org {org.id}")
+
+
+def org_sso(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    org = client.set_org_sso(args.org, configured=args.configured)
+    state = "configured" if org.sso_configured else "not configured"
+    return org_output(org, settings, f"Org {org.id}: SSO {state}")
+
+
+def member_role(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    role = pb.ROLE_UNSPECIFIED if args.clear else pb.Role.Value(args.role)
+    user = client.set_direct_role(args.org, args.username, role)
+    data = user_data(user)
+    if data["direct_role"] is None:
+        return Output(data, f"{user.user_name} in {user.org_id}: direct role cleared\n")
+    return Output(data, f"{user.user_name} in {user.org_id}: direct role {data['direct_role']}\n")
+
+
+def key_create(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    created = client.create_scim_key(args.org, args.name, args.actor)
+    data = {
+        **key_data(created.key),
+        "token": created.token,
+        "scim_url": settings.scim_url(args.org),
+    }
+    text = (
+        f"Created SCIM key {created.key.id} ({created.key.name!r}) for org {args.org}.\n"
+        f"  SCIM base URL: {data['scim_url']}\n"
+        f"  key id:        {created.key.id}\n"
+        f"  token:         {created.token}\n"
+        "Store it now, it will not be shown again: only a hash of it is kept.\n"
+    )
+    return Output(data, text)
+
+
+def key_list(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    rows = [key_data(key) for key in client.list_scim_keys(args.org, args.actor)]
+    if not rows:
+        return Output(rows, f"No SCIM keys for org {args.org}.\n")
+    return Output(rows, table(rows, KEY_COLUMNS))
+
+
+def key_revoke(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    key = client.revoke_scim_key(args.org, args.key_id, args.actor)
+    data = key_data(key)
+    return Output(data, f"Revoked SCIM key {key.id} of org {args.org} at {data['revoked']}.\n")
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def _role(text: str) -> str:
+    name = text.upper()
+    if name not in ROLE_NAMES:
+        raise argparse.ArgumentTypeError(f"unknown role {text!r}; one of {', '.join(ROLE_NAMES)}")
+    return name
+
+
+def _json_flag(parser_class: type[_Parser]) -> _Parser:
+    # SUPPRESS: a subcommand without --json must not reset a top-level --json.
+    common = parser_class(add_help=False)
+    common.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    return common
+
+
+def _add_org_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    org = commands.add_parser("org", help="create and inspect orgs").subparsers("action")
+    create = org.add_parser("create", parents=[common], help="create an org and its first admin")
+    create.add_argument(
+        "org", metavar="ORG", help="org id (slug): lowercase letters, digits, hyphens"
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--admin-email", required=True, help="gets ORG_ADMIN as a direct role")
+    create.add_argument("--sso-configured", action="store_true")
+    create.set_defaults(command=org_create)
+    show = org.add_parser("show", parents=[common], help="show an org")
+    show.add_argument("org", metavar="ORG")
+    show.set_defaults(command=org_show)
+    sso = org.add_parser("sso", parents=[common], help="record whether SSO is configured")
+    sso.add_argument("org", metavar="ORG")
+    state = sso.add_mutually_exclusive_group(required=True)
+    state.add_argument("--configured", dest="configured", action="store_true", default=None)
+    state.add_argument("--not-configured", dest="configured", action="store_false")
+    sso.set_defaults(command=org_sso)
+
+
+def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    member = commands.add_parser("member", help="members' direct roles").subparsers("action")
+    role = member.add_parser("role", parents=[common], help="set or clear a direct role")
+    role.add_argument("org", metavar="ORG")
+    role.add_argument("username", metavar="USERNAME", help="the member's userName")
+    choice = role.add_mutually_exclusive_group(required=True)
+    choice.add_argument("role", nargs="?", type=_role, metavar="ROLE", help=", ".join(ROLE_NAMES))
+    choice.add_argument("--clear", action="store_true", help="remove the direct role")
+    role.set_defaults(command=member_role)
+
+
+def _add_key_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    key = commands.add_parser("key", help="SCIM API keys").subparsers("action")
+    actor = type(common)(add_help=False)
+    actor.add_argument("--actor", required=True, metavar="EMAIL", help="an ORG_ADMIN of the org")
+    create = key.add_parser("create", parents=[common, actor], help="create a key (shown once)")
+    create.add_argument("org", metavar="ORG")
+    create.add_argument("--name", required=True, help='e.g. "Okta SCIM key"')
+    create.set_defaults(command=key_create)
+    listing = key.add_parser("list", parents=[common, actor], help="list keys (never secrets)")
+    listing.add_argument("org", metavar="ORG")
+    listing.set_defaults(command=key_list)
+    revoke = key.add_parser("revoke", parents=[common, actor], help="revoke a key now")
+    revoke.add_argument("org", metavar="ORG")
+    revoke.add_argument("key_id", metavar="KEY_ID")
+    revoke.set_defaults(command=key_revoke)
+
+
+def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
+    parser_class = _parser_class(stdout, stderr)
+    common = _json_flag(parser_class)
+    parser = parser_class(
+        prog="identityctl",
+        description="Operator CLI for the GraphOS identity service (IDENTITY_ADDR).",
+        parents=[common],
+    )
+    parser.set_defaults(json=False)
+    commands = parser.subparsers("group")
+    _add_org_commands(commands, common)
+    _add_member_commands(commands, common)
+    _add_key_commands(commands, common)
+    return parser
+
+
+# ---------------------------------------------------------------- running
+
+
+def _rpc_error(exc: grpc.RpcError, settings: Settings) -> tuple[int, str]:
+    """Translate a gRPC error into (exit code, message); the only place that does."""
+    code, details = exc.code(), exc.details() or ""
+    if code in _REFUSALS:
+        return EXIT_ERROR, details or code.name
+    if code is grpc.StatusCode.UNAVAILABLE:
+        return EXIT_UNAVAILABLE, f"identity service unreachable at {settings.identity_addr}"
+    if code is grpc.StatusCode.UNAUTHENTICATED:
+        return EXIT_USAGE, f"the identity service rejected the operator token; {CREDENTIAL_HINT}"
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+        return EXIT_ERROR, f"identity service at {settings.identity_addr} did not answer in time"
+    return EXIT_ERROR, f"{code.name}: {details}" if details else code.name
+
+
+def _execute(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> None:
+    command: Command = args.command
+    with IdentityClient(settings.identity_addr, settings.operator_token) as client:
+        output = command(client, args, settings)
+    if args.json:
+        stdout.write(json.dumps(output.data, indent=2) + "\n")
+    else:
+        stdout.write(output.text)
+
+
+def run(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO, stderr: TextIO) -> int:
+    """Run one identityctl command; return the process exit code."""
+    try:
+        args = build_parser(stdout, stderr).parse_args(list(argv))
+    except _ParseExit as exit_:
+        return exit_.status
+    try:
+        settings = Settings.from_env(environ)
+    except ConfigError as exc:
+        stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    try:
+        _execute(args, settings, stdout)
+    except grpc.RpcError as exc:
+        code, message = _rpc_error(exc, settings)
+        stderr.write(f"error: {message}\n")
+        return code
+    return EXIT_OK

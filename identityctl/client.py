@@ -1,0 +1,108 @@
+"""A small synchronous wrapper around the OrgAdmin stub for the operator CLI."""
+
+from __future__ import annotations
+
+import uuid
+from types import TracebackType
+from typing import TypeVar
+
+import grpc
+
+from identity_api.v1 import identity_pb2 as pb
+from identity_api.v1 import identity_pb2_grpc as pb_grpc
+
+DEFAULT_TIMEOUT_S = 10.0
+
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
+
+
+def operator_actor() -> pb.Actor:
+    return pb.Actor(operator=True)
+
+
+def admin_actor(email: str) -> pb.Actor:
+    return pb.Actor(admin_email=email)
+
+
+def new_context(actor: pb.Actor) -> pb.RequestContext:
+    """Wrap ``actor`` in a RequestContext with a fresh request id, as every write carries."""
+    return pb.RequestContext(actor=actor, request_id=str(uuid.uuid4()))
+
+
+class IdentityClient:
+    """OrgAdmin calls over an insecure channel, with the operator credential and a deadline.
+
+    Errors are raised as ``grpc.RpcError``; the CLI maps them to messages in one place.
+    """
+
+    def __init__(
+        self, address: str, operator_token: str, timeout: float = DEFAULT_TIMEOUT_S
+    ) -> None:
+        self.address = address
+        self._channel = grpc.insecure_channel(address)
+        self._stub = pb_grpc.OrgAdminStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {operator_token}"),)
+        self._timeout = timeout
+
+    def __enter__(self) -> IdentityClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _call(self, rpc: grpc.UnaryUnaryMultiCallable[_Req, _Resp], request: _Req) -> _Resp:
+        return rpc(request, timeout=self._timeout, metadata=self._metadata)
+
+    def create_org(
+        self, org_id: str, name: str, admin_email: str, *, sso_configured: bool
+    ) -> pb.Org:
+        request = pb.CreateOrgRequest(
+            context=new_context(operator_actor()),
+            org_id=org_id,
+            name=name,
+            admin_email=admin_email,
+            sso_configured=sso_configured,
+        )
+        return self._call(self._stub.CreateOrg, request)
+
+    def get_org(self, org_id: str) -> pb.Org:
+        return self._call(self._stub.GetOrg, pb.GetOrgRequest(org_id=org_id))
+
+    def set_org_sso(self, org_id: str, *, configured: bool) -> pb.Org:
+        request = pb.SetOrgSsoRequest(
+            context=new_context(operator_actor()), org_id=org_id, sso_configured=configured
+        )
+        return self._call(self._stub.SetOrgSso, request)
+
+    def set_direct_role(self, org_id: str, user_name: str, role: pb.Role.ValueType) -> pb.User:
+        request = pb.SetDirectRoleRequest(
+            context=new_context(operator_actor()), org_id=org_id, user_name=user_name, role=role
+        )
+        return self._call(self._stub.SetDirectRole, request).user
+
+    def create_scim_key(self, org_id: str, name: str, actor_email: str) -> pb.CreateScimKeyResponse:
+        request = pb.CreateScimKeyRequest(
+            context=new_context(admin_actor(actor_email)), org_id=org_id, name=name
+        )
+        return self._call(self._stub.CreateScimKey, request)
+
+    def list_scim_keys(self, org_id: str, actor_email: str) -> list[pb.ScimKey]:
+        request = pb.ListScimKeysRequest(
+            context=new_context(admin_actor(actor_email)), org_id=org_id
+        )
+        return list(self._call(self._stub.ListScimKeys, request).keys)
+
+    def revoke_scim_key(self, org_id: str, key_id: str, actor_email: str) -> pb.ScimKey:
+        request = pb.RevokeScimKeyRequest(
+            context=new_context(admin_actor(actor_email)), org_id=org_id, key_id=key_id
+        )
+        return self._call(self._stub.RevokeScimKey, request)

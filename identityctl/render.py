@@ -1,0 +1,88 @@
+"""Rendering of identityctl's results: JSON-ready data and human text.
+
+Timestamps are ISO 8601 in UTC (RFC 3339 with ``Z``); roles are their names.
+Nothing here ever renders a key's secret: only ``key create`` adds the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from identity_api.v1 import identity_pb2 as pb
+from identityctl.settings import Settings
+
+
+@dataclass(frozen=True)
+class Output:
+    """What a command prints: ``data`` with --json, ``text`` otherwise."""
+
+    data: Any
+    text: str
+
+
+def _iso(ts: Timestamp, parent: Message, field: str) -> str | None:
+    """ISO 8601 UTC (RFC 3339, ``Z``) for a set timestamp field, None when unset."""
+    return ts.ToJsonString() if parent.HasField(field) else None
+
+
+def org_data(org: pb.Org, settings: Settings) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "sso_configured": org.sso_configured,
+        "created": _iso(org.created, org, "created"),
+        "scim_url": settings.scim_url(org.id),
+    }
+
+
+def org_output(org: pb.Org, settings: Settings, headline: str) -> Output:
+    data = org_data(org, settings)
+    text = (
+        f"{headline}\n"
+        f"  name:           {org.name}\n"
+        f"  SSO configured: {'yes' if org.sso_configured else 'no'}\n"
+        f"  created:        {data['created'] or '-'}\n"
+        f"  SCIM base URL:  {data['scim_url']}\n"
+    )
+    return Output(data, text)
+
+
+def key_data(key: pb.ScimKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "org_id": key.org_id,
+        "name": key.name,
+        "created_by": key.created_by,
+        "created": _iso(key.created, key, "created"),
+        "last_used": _iso(key.last_used, key, "last_used"),
+        "revoked": _iso(key.revoked, key, "revoked"),
+    }
+
+
+KEY_COLUMNS = ("id", "name", "created_by", "created", "last_used", "revoked")
+
+
+def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    cells = [[str(row[c]) if row[c] is not None else "-" for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = [[c.upper() for c in columns], *cells]
+    return "".join(
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() + "\n"
+        for line in lines
+    )
+
+
+def user_data(user: pb.User) -> dict[str, Any]:
+    role = pb.Role.Name(user.direct_role) if user.direct_role else None
+    return {
+        "id": user.id,
+        "org_id": user.org_id,
+        "user_name": user.user_name,
+        "active": user.active,
+        "direct_role": role,
+    }

@@ -1,0 +1,63 @@
+"""identityctl's configuration, read from an environment mapping (never os.environ here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ADDR = "127.0.0.1:50051"
+DEFAULT_SCIM_PUBLIC_URL = "http://127.0.0.1:8080"
+DEFAULT_DATA_DIR = ".data"
+
+CREDENTIAL_HINT = (
+    "set IDENTITY_OPERATOR_TOKEN, or IDENTITY_OPERATOR_TOKEN_FILE to a file holding it "
+    "(`make run` writes a dev token to ${DATA_DIR:-.data}/operator-token)"
+)
+
+
+class ConfigError(Exception):
+    """The environment does not give identityctl what it needs; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    identity_addr: str
+    operator_token: str
+    scim_public_url: str
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``environ``; raise ConfigError when no operator token is found."""
+        return cls(
+            identity_addr=environ.get("IDENTITY_ADDR") or DEFAULT_ADDR,
+            operator_token=_operator_token(environ),
+            scim_public_url=environ.get("SCIM_PUBLIC_URL") or DEFAULT_SCIM_PUBLIC_URL,
+        )
+
+    def scim_url(self, org_id: str) -> str:
+        """Return the SCIM base URL of an org (SPEC §2): ``{SCIM_PUBLIC_URL}/scim/v2/{org}``."""
+        return f"{self.scim_public_url.rstrip('/')}/scim/v2/{org_id}"
+
+
+def _operator_token(environ: Mapping[str, str]) -> str:
+    token = environ.get("IDENTITY_OPERATOR_TOKEN", "").strip()
+    if token:
+        return token
+    token_file = environ.get("IDENTITY_OPERATOR_TOKEN_FILE", "")
+    if token_file:
+        return _read_token(Path(token_file), "IDENTITY_OPERATOR_TOKEN_FILE")
+    dev_file = Path(environ.get("DATA_DIR") or DEFAULT_DATA_DIR) / "operator-token"
+    if dev_file.is_file():
+        return _read_token(dev_file, "the dev token file")
+    raise ConfigError(f"no operator token: {CREDENTIAL_HINT}")
+
+
+def _read_token(path: Path, source: str) -> str:
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source} {path}: {exc.strerror}") from exc
+    if not token:
+        raise ConfigError(f"{source} {path} is empty: {CREDENTIAL_HINT}")
+    return token
