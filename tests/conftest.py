@@ -106,7 +106,7 @@ async def identity_server(database_url: str, db_pool: asyncpg.Pool) -> AsyncIter
         service_token=secrets.token_urlsafe(24),
         max_page_size=200,
     )
-    server, port = create_server(settings, db_pool, "127.0.0.1:0")
+    server, port = await create_server(settings, db_pool, "127.0.0.1:0")
     await server.start()
     yield IdentityServer(f"127.0.0.1:{port}", settings.operator_token, settings.service_token)
     await server.stop(grace=None)

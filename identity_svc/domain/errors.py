@@ -45,6 +45,10 @@ class Mutability(DomainError):
     """A PATCH would change a read-only or immutable attribute."""
 
 
+class InvalidCursor(DomainError):
+    """A pagination cursor we did not issue, or one that no longer applies."""
+
+
 class TooMany(DomainError):
     """A request asks for more than the service answers at once."""
 

@@ -1,0 +1,133 @@
+"""Domain values <-> protobuf messages: the servicers' only translation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from identity_api.v1 import identity_pb2 as pb
+from identity_svc.domain.errors import InvalidValue
+from identity_svc.domain.models import (
+    Actor,
+    Group,
+    GroupRef,
+    Member,
+    Org,
+    Role,
+    ScimKey,
+    User,
+    WriteContext,
+)
+from identity_svc.services.groups import MemberInclusion
+
+_ACTOR_KINDS = {"scim_key_id": "scim_key", "admin_email": "admin", "service": "service"}
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def write_context(context: pb.RequestContext, metadata_request_id: str) -> WriteContext:
+    """The actor and request id every write must carry."""
+    kind = context.actor.WhichOneof("kind")
+    if kind is None:
+        raise InvalidValue("every write must name its actor (RequestContext.actor)")
+    if kind == "operator":
+        actor = Actor("operator")
+    else:
+        name = getattr(context.actor, kind)
+        if not name:
+            raise InvalidValue(f"actor {kind} must not be empty")
+        actor = Actor(_ACTOR_KINDS[kind], name)
+    return WriteContext(actor, context.request_id or metadata_request_id)
+
+
+def role_from_proto(role: int) -> Role | None:
+    if role == pb.ROLE_UNSPECIFIED:
+        return None
+    return Role(pb.Role.Name(role))  # type: ignore[arg-type]
+
+
+def role_to_proto(role: Role | None) -> int:
+    return pb.Role.Value(role.value) if role else pb.ROLE_UNSPECIFIED
+
+
+def struct_to_dict(value: struct_pb2.Struct) -> dict[str, object]:
+    return json_format.MessageToDict(value)
+
+
+def _struct(document: dict[str, object]) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    result.update(document)
+    return result
+
+
+def inclusion(message: pb.MemberInclusion) -> MemberInclusion:
+    return MemberInclusion(message.include, message.max_members)
+
+
+def org_to_proto(org: Org) -> pb.Org:
+    return pb.Org(
+        id=org.org_id, name=org.name, sso_configured=org.sso_configured, created=timestamp(org.created)
+    )
+
+
+def key_to_proto(key: ScimKey) -> pb.ScimKey:
+    return pb.ScimKey(
+        id=key.id,
+        org_id=key.org_id,
+        name=key.name,
+        created_by=key.created_by,
+        created=timestamp(key.created),
+        last_used=timestamp(key.last_used),
+        revoked=timestamp(key.revoked),
+    )
+
+
+def _meta(created: datetime, last_modified: datetime, version: int) -> pb.ResourceMeta:
+    return pb.ResourceMeta(
+        created=timestamp(created), last_modified=timestamp(last_modified), version=version
+    )
+
+
+def group_ref_to_proto(ref: GroupRef) -> pb.GroupRef:
+    return pb.GroupRef(id=ref.id, display_name=ref.display_name)
+
+
+def user_to_proto(user: User) -> pb.User:
+    return pb.User(
+        id=user.id,
+        org_id=user.org_id,
+        user_name=user.user_name,
+        external_id=user.external_id or "",
+        active=user.active,
+        display_name=user.display_name or "",
+        primary_email=user.primary_email or "",
+        attributes=_struct(user.document),
+        meta=_meta(user.created, user.last_modified, user.version),
+        direct_role=role_to_proto(user.direct_role),
+        groups=[group_ref_to_proto(g) for g in user.groups or ()],
+        groups_included=user.groups is not None,
+    )
+
+
+def member_to_proto(member: Member) -> pb.Member:
+    return pb.Member(user_id=member.user_id, display=member.display)
+
+
+def group_to_proto(group: Group) -> pb.Group:
+    return pb.Group(
+        id=group.id,
+        org_id=group.org_id,
+        display_name=group.display_name,
+        external_id=group.external_id or "",
+        meta=_meta(group.created, group.last_modified, group.version),
+        member_count=group.member_count,
+        members=[member_to_proto(m) for m in group.members or ()],
+        members_included=group.members is not None,
+    )

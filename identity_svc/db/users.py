@@ -1,0 +1,217 @@
+"""Users and their indexed multi-valued attribute rows (one aggregate)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from identity_svc.db.ids import parse_id
+from identity_svc.domain.errors import AlreadyExists, NotFound
+from identity_svc.domain.models import GroupRef, Role, User, UserFields
+
+USER_COLUMNS = """u.id, u.org_id, u.user_name, u.external_id, u.active, u.display_name,
+    u.primary_email, u.document, u.direct_role, u.version, u.created, u.last_modified"""
+
+_INSERT_USER = f"""
+INSERT INTO users AS u (org_id, id, user_name, external_id, active, display_name,
+    given_name, family_name, primary_email, document, direct_role)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING {USER_COLUMNS}
+"""
+
+_SELECT_USER = f"""
+SELECT {USER_COLUMNS}
+FROM users u
+WHERE u.org_id = $1 AND u.id = $2
+"""
+
+_LOCK_USER = _SELECT_USER + "FOR UPDATE"
+
+_SELECT_USER_BY_NAME = f"""
+SELECT {USER_COLUMNS}
+FROM users u
+WHERE u.org_id = $1 AND lower(u.user_name) = lower($2)
+"""
+
+_IS_ORG_ADMIN = """
+SELECT EXISTS (
+    SELECT 1
+    FROM users u
+    WHERE u.org_id = $1
+      AND (lower(u.user_name) = lower($2) OR lower(u.primary_email) = lower($2))
+      AND u.active
+      AND u.direct_role = 'ORG_ADMIN'
+)
+"""
+
+_UPDATE_USER = f"""
+UPDATE users AS u
+SET user_name = $3, external_id = $4, active = $5, display_name = $6, given_name = $7,
+    family_name = $8, primary_email = $9, document = $10,
+    version = u.version + 1, last_modified = clock_timestamp()
+WHERE u.org_id = $1 AND u.id = $2
+RETURNING {USER_COLUMNS}
+"""
+
+_SET_DIRECT_ROLE = f"""
+UPDATE users AS u
+SET direct_role = $3, version = u.version + 1, last_modified = clock_timestamp()
+WHERE u.org_id = $1 AND u.id = $2
+RETURNING {USER_COLUMNS}
+"""
+
+_DELETE_VALUES = """
+DELETE FROM user_values
+WHERE org_id = $1 AND user_id = $2
+"""
+
+_INSERT_VALUES = """
+INSERT INTO user_values (org_id, user_id, attribute, position, value, type, display, is_primary)
+SELECT $1, $2, v.attribute, v.position, v.value, v.type, v.display, v.is_primary
+FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bool[])
+    AS v(attribute, position, value, type, display, is_primary)
+"""
+
+_DELETE_USER = """
+DELETE FROM users
+WHERE org_id = $1 AND id = $2
+"""
+
+_SELECT_GROUPS_OF_USERS = """
+SELECT gm.user_id, g.id, g.display_name
+FROM group_members gm
+JOIN groups g ON g.org_id = gm.org_id AND g.id = gm.group_id
+WHERE gm.org_id = $1 AND gm.user_id = ANY($2::uuid[])
+ORDER BY g.display_name, g.id
+"""
+
+
+def user_from_row(row: asyncpg.Record, groups: tuple[GroupRef, ...] | None = None) -> User:
+    role = row["direct_role"]
+    return User(
+        id=str(row["id"]),
+        org_id=row["org_id"],
+        user_name=row["user_name"],
+        external_id=row["external_id"],
+        active=row["active"],
+        display_name=row["display_name"],
+        primary_email=row["primary_email"],
+        document=row["document"],
+        direct_role=Role(role) if role else None,
+        version=row["version"],
+        created=row["created"],
+        last_modified=row["last_modified"],
+        groups=groups,
+    )
+
+
+def _field_args(fields: UserFields) -> tuple[Any, ...]:
+    return (
+        fields.user_name,
+        fields.external_id,
+        fields.active,
+        fields.display_name,
+        fields.given_name,
+        fields.family_name,
+        fields.primary_email,
+    )
+
+
+def _raise_conflict(exc: asyncpg.UniqueViolationError, user_name: str) -> None:
+    if exc.constraint_name == "users_user_name_key":
+        raise AlreadyExists("userName", f"userName {user_name!r} is already taken") from exc
+    raise exc
+
+
+class UsersRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def insert(
+        self,
+        org_id: str,
+        fields: UserFields,
+        document: dict[str, Any],
+        direct_role: Role | None = None,
+    ) -> User:
+        user_id = uuid.uuid4()
+        role = direct_role.value if direct_role else None
+        try:
+            row = await self._conn.fetchrow(
+                _INSERT_USER, org_id, user_id, *_field_args(fields), document, role
+            )
+        except asyncpg.UniqueViolationError as exc:
+            _raise_conflict(exc, fields.user_name)
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise NotFound(f"org {org_id} not found") from exc
+        await self._write_values(org_id, user_id, fields)
+        return user_from_row(row)
+
+    async def get(self, org_id: str, user_id: str, *, lock: bool = False) -> User:
+        parsed = parse_id(user_id)
+        row = None
+        if parsed is not None:
+            row = await self._conn.fetchrow(_LOCK_USER if lock else _SELECT_USER, org_id, parsed)
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        return user_from_row(row)
+
+    async def find_by_user_name(self, org_id: str, user_name: str) -> User | None:
+        row = await self._conn.fetchrow(_SELECT_USER_BY_NAME, org_id, user_name)
+        return user_from_row(row) if row else None
+
+    async def is_org_admin(self, org_id: str, email: str) -> bool:
+        """Whether an active member logging in as `email` is an Org Admin."""
+        return bool(await self._conn.fetchval(_IS_ORG_ADMIN, org_id, email))
+
+    async def update(
+        self, org_id: str, user_id: str, fields: UserFields, document: dict[str, Any]
+    ) -> User:
+        """Overwrite a (locked) user's document and columns, bumping its version."""
+        uid = uuid.UUID(user_id)
+        try:
+            row = await self._conn.fetchrow(
+                _UPDATE_USER, org_id, uid, *_field_args(fields), document
+            )
+        except asyncpg.UniqueViolationError as exc:
+            _raise_conflict(exc, fields.user_name)
+        await self._conn.execute(_DELETE_VALUES, org_id, uid)
+        await self._write_values(org_id, uid, fields)
+        return user_from_row(row)
+
+    async def set_direct_role(self, org_id: str, user_id: str, role: Role | None) -> User:
+        row = await self._conn.fetchrow(
+            _SET_DIRECT_ROLE, org_id, uuid.UUID(user_id), role.value if role else None
+        )
+        return user_from_row(row)
+
+    async def delete(self, org_id: str, user_id: str) -> None:
+        await self._conn.execute(_DELETE_USER, org_id, uuid.UUID(user_id))
+
+    async def groups_of(self, org_id: str, user_ids: list[str]) -> dict[str, tuple[GroupRef, ...]]:
+        """Each user's groups, in one query for a whole page of users."""
+        found: dict[str, list[GroupRef]] = {uid: [] for uid in user_ids}
+        rows = await self._conn.fetch(
+            _SELECT_GROUPS_OF_USERS, org_id, [uuid.UUID(u) for u in user_ids]
+        )
+        for row in rows:
+            found[str(row["user_id"])].append(GroupRef(str(row["id"]), row["display_name"]))
+        return {uid: tuple(refs) for uid, refs in found.items()}
+
+    async def _write_values(self, org_id: str, user_id: uuid.UUID, fields: UserFields) -> None:
+        if not fields.values:
+            return
+        values = fields.values
+        await self._conn.execute(
+            _INSERT_VALUES,
+            org_id,
+            user_id,
+            [v.attribute for v in values],
+            [v.position for v in values],
+            [v.value for v in values],
+            [v.type for v in values],
+            [v.display for v in values],
+            [v.primary for v in values],
+        )

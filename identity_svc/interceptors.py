@@ -1,0 +1,179 @@
+"""The gRPC boundary: caller authentication, request ids, error mapping.
+
+`ERRORS` is the one table from domain errors to gRPC status codes; each
+status carries a google.rpc.ErrorInfo whose reason the gateway maps to a
+SCIM error. Anything unexpected is logged with its traceback and request id
+and answered with a generic INTERNAL.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from identity_svc.domain import errors
+
+log = logging.getLogger(__name__)
+
+ERROR_DOMAIN = "identity.graphos"
+
+ERRORS: dict[type[errors.DomainError], tuple[grpc.StatusCode, str]] = {
+    errors.NotFound: (grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
+    errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, "UNIQUENESS"),
+    errors.VersionMismatch: (grpc.StatusCode.ABORTED, "VERSION_MISMATCH"),
+    errors.InvalidFilter: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FILTER"),
+    errors.InvalidValue: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_VALUE"),
+    errors.InvalidPath: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PATH"),
+    errors.NoTarget: (grpc.StatusCode.INVALID_ARGUMENT, "NO_TARGET"),
+    errors.Mutability: (grpc.StatusCode.INVALID_ARGUMENT, "MUTABILITY"),
+    errors.InvalidCursor: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CURSOR"),
+    errors.TooMany: (grpc.StatusCode.INVALID_ARGUMENT, "TOO_MANY"),
+    errors.PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
+    errors.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
+}
+
+# The database is down, overloaded or slow: the caller may retry later.
+_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.QueryCanceledError,
+)
+
+OPERATOR = "operator"
+SERVICE = "service"
+
+# Which caller may call which service; unlisted (health, reflection) are open.
+_POLICY = {
+    "/identity_api.v1.OrgAdmin/": {OPERATOR},
+    "/identity_api.v1.Provisioning/": {OPERATOR, SERVICE},
+}
+
+
+def _status_for(exc: errors.DomainError) -> grpc.Status:
+    code, reason = ERRORS[type(exc)]
+    metadata = {"field": exc.field} if isinstance(exc, errors.AlreadyExists) else {}
+    detail = any_pb2.Any()
+    detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
+    return rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=str(exc), details=[detail])
+    )
+
+
+def _request_id(metadata: Any) -> str:
+    for key, value in metadata or ():
+        if key == "x-request-id" and isinstance(value, str) and value:
+            return value[:128]
+    return uuid.uuid4().hex
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, credentials: dict[str, str]) -> None:
+        """`credentials` maps each accepted bearer token to its caller kind."""
+        self._credentials = {t: kind for t, kind in credentials.items() if t}
+
+    def _caller(self, metadata: Any) -> str | None:
+        presented = ""
+        for key, value in metadata or ():
+            if key == "authorization" and isinstance(value, str):
+                presented = value.removeprefix("Bearer ").strip()
+        caller = None
+        for token, kind in self._credentials.items():
+            if hmac.compare_digest(presented.encode(), token.encode()):
+                caller = kind
+        return caller
+
+    def _allowed(self, method: str, metadata: Any) -> bool:
+        for prefix, kinds in _POLICY.items():
+            if method.startswith(prefix):
+                return self._caller(metadata) in kinds
+        return True
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        allowed = self._allowed(details.method, details.invocation_metadata)
+        request_id = _request_id(details.invocation_metadata)
+        guard = _Guard(details.method, request_id, allowed)
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                guard.unary(handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                guard.stream(handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+
+class _Guard:
+    """Wraps one call: refuses unauthenticated callers, maps errors."""
+
+    def __init__(self, method: str, request_id: str, allowed: bool) -> None:
+        self.method = method
+        self.request_id = request_id
+        self.allowed = allowed
+
+    async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+        if isinstance(exc, errors.DomainError):
+            status = _status_for(exc)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+        if isinstance(exc, _UNAVAILABLE):
+            log.warning("database unavailable in %s [request %s]: %r", self.method, self.request_id, exc)
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the identity store is unavailable")
+        log.error("unexpected error in %s [request %s]", self.method, self.request_id, exc_info=exc)
+        await context.abort(
+            grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
+        )
+
+    async def _check_caller(self, context: grpc.aio.ServicerContext) -> None:
+        if not self.allowed:
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "a valid caller credential is required"
+            )
+
+    def unary(self, behavior: Any) -> Any:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await self._check_caller(context)
+            try:
+                return await behavior(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001 -- the one place that maps every error
+                await self._fail(context, exc)
+
+        return call
+
+    def stream(self, behavior: Any) -> Any:
+        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            await self._check_caller(context)
+            try:
+                async for item in behavior(request, context):
+                    yield item
+            except grpc.aio.AbortError:
+                raise
+            except Exception as exc:  # noqa: BLE001 -- the one place that maps every error
+                await self._fail(context, exc)
+
+        return call

@@ -1,0 +1,38 @@
+"""Builds the identity service's gRPC server: servicers, health, reflection."""
+
+from __future__ import annotations
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from identity_api.v1 import identity_pb2 as pb
+from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc.interceptors import OPERATOR, SERVICE, ServiceInterceptor
+from identity_svc.servicers.admin import OrgAdminServicer
+from identity_svc.servicers.provisioning import ProvisioningServicer
+from identity_svc.settings import Settings
+
+SERVICE_NAMES = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
+
+
+async def create_server(
+    settings: Settings, pool: asyncpg.Pool, address: str
+) -> tuple[grpc.aio.Server, int]:
+    """A server bound to `address` (port 0 picks one); returns it and its port."""
+    credentials = {settings.operator_token: OPERATOR, settings.service_token: SERVICE}
+    server = grpc.aio.server(interceptors=[ServiceInterceptor(credentials)])
+    pb_grpc.add_OrgAdminServicer_to_server(OrgAdminServicer(pool), server)
+    pb_grpc.add_ProvisioningServicer_to_server(
+        ProvisioningServicer(pool, settings.max_page_size), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(address)
+    return server, port

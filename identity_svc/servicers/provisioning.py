@@ -1,0 +1,171 @@
+"""Provisioning RPCs: protobuf in, domain calls, protobuf out; no SQL, no status codes."""
+
+from __future__ import annotations
+
+import asyncpg
+import grpc
+
+from identity_api.v1 import identity_pb2 as pb
+from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc import convert
+from identity_svc.domain.errors import TooMany
+from identity_svc.services import groups, keys, users
+from identity_svc.servicers.context import expected, writer
+
+Ctx = grpc.aio.ServicerContext
+
+
+class ProvisioningServicer(pb_grpc.ProvisioningServicer):
+    def __init__(self, pool: asyncpg.Pool, max_page_size: int) -> None:
+        self._pool = pool
+        self._max_page_size = max_page_size
+
+    async def VerifyScimKey(  # noqa: N802
+        self, request: pb.VerifyScimKeyRequest, context: Ctx
+    ) -> pb.VerifyScimKeyResponse:
+        key = await keys.verify_key(self._pool, request.org_id, request.token)
+        if key is None:
+            return pb.VerifyScimKeyResponse(valid=False)
+        return pb.VerifyScimKeyResponse(valid=True, key=convert.key_to_proto(key))
+
+    # ------------------------------------------------------------ users
+
+    async def CreateUser(self, request: pb.CreateUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+        user = await users.create_user(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            convert.struct_to_dict(request.attributes),
+        )
+        return convert.user_to_proto(user)
+
+    async def GetUser(self, request: pb.GetUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+        user = await users.get_user(
+            self._pool, request.org_id, request.user_id, request.include_groups
+        )
+        return convert.user_to_proto(user)
+
+    async def ReplaceUser(self, request: pb.ReplaceUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+        user = await users.replace_user(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.user_id,
+            convert.struct_to_dict(request.attributes),
+            expected(request),
+            request.include_groups,
+        )
+        return convert.user_to_proto(user)
+
+    async def PatchUser(self, request: pb.PatchUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+        user = await users.patch_user(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.user_id,
+            list(request.operations),
+            expected(request),
+            request.include_groups,
+        )
+        return convert.user_to_proto(user)
+
+    async def DeleteUser(self, request: pb.DeleteUserRequest, context: Ctx) -> pb.DeleteResponse:  # noqa: N802
+        await users.delete_user(
+            self._pool, writer(request.context, context), request.org_id, request.user_id,
+            expected(request),
+        )
+        return pb.DeleteResponse()
+
+    async def ListUsers(self, request: pb.ListUsersRequest, context: Ctx) -> pb.ListUsersResponse:  # noqa: N802
+        page = await users.list_users(self._pool, request.org_id, request, self._max_page_size)
+        return pb.ListUsersResponse(
+            total_results=page.total_results,
+            users=[convert.user_to_proto(u) for u in page.items],
+            start_index=page.start_index,
+            next_cursor=page.next_cursor,
+        )
+
+    async def ListUserGroups(  # noqa: N802
+        self, request: pb.ListUserGroupsRequest, context: Ctx
+    ) -> pb.ListUserGroupsResponse:
+        refs = await users.list_user_groups(self._pool, request.org_id, request.user_id)
+        return pb.ListUserGroupsResponse(groups=[convert.group_ref_to_proto(r) for r in refs])
+
+    # ------------------------------------------------------------ groups
+
+    async def CreateGroup(self, request: pb.CreateGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+        group = await groups.create_group(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.display_name,
+            request.external_id or None,
+            list(request.member_ids),
+            convert.inclusion(request.members),
+        )
+        return convert.group_to_proto(group)
+
+    async def GetGroup(self, request: pb.GetGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+        group = await groups.get_group(
+            self._pool, request.org_id, request.group_id, convert.inclusion(request.members)
+        )
+        return convert.group_to_proto(group)
+
+    async def ReplaceGroup(self, request: pb.ReplaceGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+        group = await groups.replace_group(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.group_id,
+            request.display_name,
+            request.external_id or None,
+            list(request.member_ids),
+            expected(request),
+            convert.inclusion(request.members),
+        )
+        return convert.group_to_proto(group)
+
+    async def PatchGroup(self, request: pb.PatchGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+        group = await groups.patch_group(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.group_id,
+            list(request.operations),
+            expected(request),
+            convert.inclusion(request.members),
+        )
+        return convert.group_to_proto(group)
+
+    async def DeleteGroup(self, request: pb.DeleteGroupRequest, context: Ctx) -> pb.DeleteResponse:  # noqa: N802
+        await groups.delete_group(
+            self._pool, writer(request.context, context), request.org_id, request.group_id,
+            expected(request),
+        )
+        return pb.DeleteResponse()
+
+    async def ListGroups(self, request: pb.ListGroupsRequest, context: Ctx) -> pb.ListGroupsResponse:  # noqa: N802
+        page = await groups.list_groups(
+            self._pool, request.org_id, request, convert.inclusion(request.members),
+            self._max_page_size,
+        )
+        return pb.ListGroupsResponse(
+            total_results=page.total_results,
+            groups=[convert.group_to_proto(g) for g in page.items],
+            start_index=page.start_index,
+            next_cursor=page.next_cursor,
+        )
+
+    async def ListGroupMembers(  # noqa: N802
+        self, request: pb.ListGroupMembersRequest, context: Ctx
+    ) -> pb.ListGroupMembersResponse:
+        count = request.count or self._max_page_size
+        if count > self._max_page_size:
+            raise TooMany(f"at most {self._max_page_size} members a page")
+        members = await groups.list_members(
+            self._pool, request.org_id, request.group_id, request.after_user_id, count
+        )
+        return pb.ListGroupMembersResponse(
+            members=[convert.member_to_proto(m) for m in members],
+            next_after_user_id=members[-1].user_id if len(members) == count else "",
+        )

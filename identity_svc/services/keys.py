@@ -1,0 +1,114 @@
+"""SCIM keys: created and revoked by Org Admins, verified for the gateway.
+
+A token is `gscim_<key id>_<secret>`, the secret 256 random bits. Only
+SHA-256(secret) is stored: the secret is not guessable, so a slow password
+hash would add latency to every request and no safety (SPEC §5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from identity_svc.db.keys import KeysRepository
+from identity_svc.db.orgs import OrgsRepository
+from identity_svc.db.users import UsersRepository
+from identity_svc.domain.errors import FailedPrecondition, PermissionDenied
+from identity_svc.domain.models import Actor, ScimKey, WriteContext
+from identity_svc.services.transactions import UnitOfWork, run_read, run_write
+
+TOKEN_PREFIX = "gscim"
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def _hash(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def parse_token(token: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed token, else None."""
+    prefix, _, rest = token.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != TOKEN_PREFIX or not key_id or not secret:
+        return None
+    return key_id, secret
+
+
+async def _require_org_admin(conn: asyncpg.Connection, org_id: str, actor: Actor) -> None:
+    if actor.kind == "operator":
+        return
+    if actor.kind == "admin" and await UsersRepository(conn).is_org_admin(org_id, actor.name):
+        return
+    who = actor.name or str(actor)
+    raise PermissionDenied(f"{who} is not an Org Admin of org {org_id}")
+
+
+async def create_key(
+    pool: asyncpg.Pool, context: WriteContext, org_id: str, name: str
+) -> tuple[ScimKey, str]:
+    """A new key and its token, which is never available again."""
+    if not name.strip():
+        raise FailedPrecondition("a SCIM key needs a descriptive name")
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+
+    async def work(uow: UnitOfWork) -> ScimKey:
+        org = await OrgsRepository(uow.conn).get(org_id)
+        await _require_org_admin(uow.conn, org_id, context.actor)
+        if not org.sso_configured:
+            raise FailedPrecondition(
+                f"SSO is not configured for org {org_id}; configure SSO before creating SCIM keys"
+            )
+        key = await KeysRepository(uow.conn).insert(
+            org_id, key_id, name.strip(), _hash(secret), str(context.actor)
+        )
+        uow.record(org_id, "key.created", "ScimKey", key_id, {"name": key.name})
+        return key
+
+    key = await run_write(pool, context, work)
+    return key, f"{TOKEN_PREFIX}_{key_id}_{secret}"
+
+
+async def list_keys(pool: asyncpg.Pool, org_id: str, actor: Actor) -> list[ScimKey]:
+    async def work(conn: asyncpg.Connection) -> list[ScimKey]:
+        await OrgsRepository(conn).get(org_id)
+        await _require_org_admin(conn, org_id, actor)
+        return await KeysRepository(conn).list(org_id)
+
+    return await run_read(pool, work)
+
+
+async def revoke_key(
+    pool: asyncpg.Pool, context: WriteContext, org_id: str, key_id: str
+) -> ScimKey:
+    async def work(uow: UnitOfWork) -> ScimKey:
+        await OrgsRepository(uow.conn).get(org_id)
+        await _require_org_admin(uow.conn, org_id, context.actor)
+        key = await KeysRepository(uow.conn).revoke(org_id, key_id)
+        uow.record(org_id, "key.revoked", "ScimKey", key_id, {"name": key.name})
+        return key
+
+    return await run_write(pool, context, work)
+
+
+async def verify_key(pool: asyncpg.Pool, org_id: str, token: str) -> ScimKey | None:
+    """The live key of `org_id` that `token` presents, else None."""
+    parsed = parse_token(token)
+    if parsed is None:
+        return None
+    key_id, secret = parsed
+    async with pool.acquire() as conn:
+        found = await KeysRepository(conn).get_with_hash(org_id, key_id)
+        if found is None:
+            return None
+        key, stored = found
+        if not hmac.compare_digest(_hash(secret), stored) or key.revoked is not None:
+            return None
+        now = datetime.now(UTC)
+        if key.last_used is None or now - key.last_used > _LAST_USED_GRANULARITY:
+            await KeysRepository(conn).touch(org_id, key_id)
+    return key

@@ -1,0 +1,64 @@
+"""Transactions of the use cases: every write is exactly one transaction.
+
+A write runs its function in a transaction, then appends the events it
+recorded as the transaction's last statements (see db/events.py). Deadlocks
+and serialization failures, which Postgres resolves by aborting one side,
+are retried a few times.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+
+from identity_svc.db.events import PendingEvent, append_events
+from identity_svc.domain.models import WriteContext
+
+T = TypeVar("T")
+
+_ATTEMPTS = 3
+
+
+@dataclass
+class UnitOfWork:
+    conn: asyncpg.Connection
+    context: WriteContext
+    events: list[PendingEvent] = field(default_factory=list)
+
+    def record(
+        self,
+        org_id: str,
+        type_: str,
+        resource_type: str,
+        resource_id: str,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        self.events.append(PendingEvent(org_id, type_, resource_type, resource_id, data or {}))
+
+
+async def run_write(
+    pool: asyncpg.Pool, context: WriteContext, work: Callable[[UnitOfWork], Awaitable[T]]
+) -> T:
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                uow = UnitOfWork(conn, context)
+                result = await work(uow)
+                if uow.events:
+                    await append_events(
+                        conn, uow.events, str(context.actor), context.request_id
+                    )
+                return result
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+            if attempt == _ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def run_read(pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """A read-only snapshot, so a count and its page agree."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        return await work(conn)

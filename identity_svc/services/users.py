@@ -1,0 +1,154 @@
+"""Use cases of SCIM users; each write is one transaction with its events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import asyncpg
+
+from identity_api.v1 import identity_pb2 as pb
+from identity_svc.db.filters import Resource
+from identity_svc.db.groups import GroupsRepository
+from identity_svc.db.listing import list_rows
+from identity_svc.db.users import USER_COLUMNS, UsersRepository, user_from_row
+from identity_svc.domain.errors import VersionMismatch
+from identity_svc.domain.models import GroupRef, Page, User, WriteContext
+from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
+from identity_svc.domain.user_patch import apply_user_patch
+from identity_svc.services.transactions import UnitOfWork, run_read, run_write
+
+
+def check_version(current: int, expected: int | None) -> None:
+    """If-Match: without an expected version, writes never fail on version."""
+    if expected is not None and current != expected:
+        raise VersionMismatch(f"version is {current}, not {expected}")
+
+
+async def _with_groups(conn: asyncpg.Connection, user: User, include: bool) -> User:
+    if not include:
+        return user
+    groups = await UsersRepository(conn).groups_of(user.org_id, [user.id])
+    return replace(user, groups=groups[user.id])
+
+
+def _record_update(uow: UnitOfWork, before: User, after: User) -> None:
+    uow.record(after.org_id, "user.updated", "User", after.id, {"version": after.version})
+    if before.active != after.active:
+        kind = "user.reactivated" if after.active else "user.deactivated"
+        uow.record(after.org_id, kind, "User", after.id)
+
+
+async def create_user(
+    pool: asyncpg.Pool, context: WriteContext, org_id: str, attributes: dict[str, Any]
+) -> User:
+    document = normalize_user_document(attributes)
+    fields = derive_user_fields(document)
+
+    async def work(uow: UnitOfWork) -> User:
+        user = await UsersRepository(uow.conn).insert(org_id, fields, document)
+        uow.record(org_id, "user.created", "User", user.id, {"userName": user.user_name})
+        return replace(user, groups=())
+
+    return await run_write(pool, context, work)
+
+
+async def get_user(pool: asyncpg.Pool, org_id: str, user_id: str, include_groups: bool) -> User:
+    async def work(conn: asyncpg.Connection) -> User:
+        user = await UsersRepository(conn).get(org_id, user_id)
+        return await _with_groups(conn, user, include_groups)
+
+    return await run_read(pool, work)
+
+
+async def _rewrite(
+    uow: UnitOfWork, before: User, document: dict[str, Any], include_groups: bool
+) -> User:
+    """Store `document` if it differs from what is stored; a no-op writes nothing."""
+    document = normalize_user_document(document)
+    if document == before.document:
+        return await _with_groups(uow.conn, before, include_groups)
+    after = await UsersRepository(uow.conn).update(
+        before.org_id, before.id, derive_user_fields(document), document
+    )
+    _record_update(uow, before, after)
+    return await _with_groups(uow.conn, after, include_groups)
+
+
+async def replace_user(
+    pool: asyncpg.Pool,
+    context: WriteContext,
+    org_id: str,
+    user_id: str,
+    attributes: dict[str, Any],
+    expected_version: int | None,
+    include_groups: bool,
+) -> User:
+    async def work(uow: UnitOfWork) -> User:
+        before = await UsersRepository(uow.conn).get(org_id, user_id, lock=True)
+        check_version(before.version, expected_version)
+        return await _rewrite(uow, before, attributes, include_groups)
+
+    return await run_write(pool, context, work)
+
+
+async def patch_user(
+    pool: asyncpg.Pool,
+    context: WriteContext,
+    org_id: str,
+    user_id: str,
+    operations: Sequence[pb.PatchOperation],
+    expected_version: int | None,
+    include_groups: bool,
+) -> User:
+    async def work(uow: UnitOfWork) -> User:
+        before = await UsersRepository(uow.conn).get(org_id, user_id, lock=True)
+        check_version(before.version, expected_version)
+        patched = apply_user_patch(before.document, before.id, operations)
+        return await _rewrite(uow, before, patched, include_groups)
+
+    return await run_write(pool, context, work)
+
+
+async def delete_user(
+    pool: asyncpg.Pool,
+    context: WriteContext,
+    org_id: str,
+    user_id: str,
+    expected_version: int | None,
+) -> None:
+    """Delete a user and its memberships, keeping its groups' counts right."""
+
+    async def work(uow: UnitOfWork) -> None:
+        users = UsersRepository(uow.conn)
+        user = await users.get(org_id, user_id, lock=True)
+        check_version(user.version, expected_version)
+        for group in await GroupsRepository(uow.conn).remove_user_everywhere(org_id, user.id):
+            uow.record(org_id, "group.member_removed", "Group", group.id, {"user_id": user.id})
+        await users.delete(org_id, user.id)
+        uow.record(org_id, "user.deleted", "User", user.id, {"userName": user.user_name})
+
+    await run_write(pool, context, work)
+
+
+async def list_users(
+    pool: asyncpg.Pool, org_id: str, request: pb.ListUsersRequest, max_page_size: int
+) -> Page[User]:
+    async def work(conn: asyncpg.Connection) -> Page[User]:
+        listed = await list_rows(conn, Resource.USERS, org_id, USER_COLUMNS, request, max_page_size)
+        users = [user_from_row(r) for r in listed.rows]
+        if request.include_groups and users:
+            groups = await UsersRepository(conn).groups_of(org_id, [u.id for u in users])
+            users = [replace(u, groups=groups[u.id]) for u in users]
+        return Page(listed.total_results, tuple(users), listed.start_index, listed.next_cursor)
+
+    return await run_read(pool, work)
+
+
+async def list_user_groups(pool: asyncpg.Pool, org_id: str, user_id: str) -> tuple[GroupRef, ...]:
+    async def work(conn: asyncpg.Connection) -> tuple[GroupRef, ...]:
+        user = await UsersRepository(conn).get(org_id, user_id)
+        return (await UsersRepository(conn).groups_of(org_id, [user.id]))[user.id]
+
+    return await run_read(pool, work)
