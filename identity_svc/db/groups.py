@@ -40,6 +40,14 @@ WHERE g.org_id = $1 AND g.id = $2
 RETURNING {GROUP_COLUMNS}
 """
 
+# A new group's first members are part of its creation, not a new version.
+_SET_INITIAL_COUNT = f"""
+UPDATE groups AS g
+SET member_count = $3
+WHERE g.org_id = $1 AND g.id = $2
+RETURNING {GROUP_COLUMNS}
+"""
+
 _DELETE_GROUP = """
 DELETE FROM groups
 WHERE org_id = $1 AND id = $2
@@ -152,6 +160,10 @@ class GroupsRepository:
         row = await self._conn.fetchrow(
             _UPDATE_GROUP, org_id, uuid.UUID(group_id), display_name, external_id, member_delta
         )
+        return group_from_row(row)
+
+    async def set_initial_count(self, org_id: str, group_id: str, count: int) -> Group:
+        row = await self._conn.fetchrow(_SET_INITIAL_COUNT, org_id, uuid.UUID(group_id), count)
         return group_from_row(row)
 
     async def delete(self, org_id: str, group_id: str) -> None:

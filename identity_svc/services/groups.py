@@ -126,11 +126,14 @@ async def create_group(
         raise InvalidValue("displayName is required")
 
     async def work(uow: UnitOfWork) -> Group:
-        created = await GroupsRepository(uow.conn).insert(org_id, display_name, external_id)
-        uow.record(org_id, "group.created", "Group", created.id, {"displayName": display_name})
-        group = created
+        repo = GroupsRepository(uow.conn)
+        group = await repo.insert(org_id, display_name, external_id)
+        uow.record(org_id, "group.created", "Group", group.id, {"displayName": display_name})
         if member_ids:
-            group = await _apply(uow, created, [AddMembers(tuple(member_ids))])
+            ids = await repo.require_users(org_id, list(member_ids))
+            added = await repo.add_members(org_id, group.id, ids)
+            group = await repo.set_initial_count(org_id, group.id, len(added))
+            _record(uow, group, _Changes(display_name, external_id, added=added))
         return await _with_members(uow.conn, group, inclusion)
 
     return await run_write(pool, context, work)
