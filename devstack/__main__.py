@@ -1,7 +1,7 @@
-"""Run the stack locally: embedded Postgres (unless DATABASE_URL is set),
-migrations, the identity service, until Ctrl-C or SIGTERM stops it all.
+"""Run the stack locally until Ctrl-C or SIGTERM stops it all.
 
-Dev credentials are generated once into DATA_DIR and reused, so
+Embedded Postgres (unless DATABASE_URL is set), migrations, the identity
+service. Dev credentials are generated once into DATA_DIR and reused, so
 `identityctl` finds the operator token there without any set-up.
 """
 
@@ -66,7 +66,8 @@ graphos-scim is running.
   SCIM base URL of an org: {public}/scim/v2/<org>
 
 Onboard an org and get a SCIM key (in another shell):
-  .venv/bin/identityctl org create acme --name "Acme" --admin-email admin@acme.example --sso-configured
+  .venv/bin/identityctl org create acme --name "Acme" \\
+      --admin-email admin@acme.example --sso-configured
   .venv/bin/identityctl key create acme --name "Okta SCIM key" --actor admin@acme.example
 
 Ctrl-C stops everything.
@@ -91,7 +92,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, _interrupt)
     env["DATABASE_URL"], postgres = _database_url(data_dir, env)
-    child = subprocess.Popen([sys.executable, "-m", "identity_svc"], env=env)  # noqa: S603
+    child = subprocess.Popen([sys.executable, "-m", "identity_svc"], env=env)
     try:
         _wait_until_serving(env["IDENTITY_ADDR"], child)
         print(_banner(env, data_dir), flush=True)

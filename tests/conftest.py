@@ -1,6 +1,6 @@
-"""Shared test setup: a real Postgres, a migrated throwaway database, a real
-gRPC server on port 0. Nothing here mocks the database or gRPC.
+"""Shared test setup: a real Postgres, a throwaway database, a real gRPC server.
 
+Nothing here mocks the database or gRPC; the server listens on port 0.
 The embedded Postgres starts once per session (TEST_DATABASE_URL points the
 suite at another server instead); each session gets a fresh database.
 """
@@ -13,12 +13,15 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import grpc
 import pytest
 from hypothesis import settings as hypothesis_settings
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
@@ -51,7 +54,7 @@ def _with_database(dsn: str, database: str) -> str:
 
 
 @pytest.fixture(scope="session")
-async def database_url(postgres_dsn: str) -> AsyncIterator[str]:
+async def database_url(postgres_dsn: str) -> str:
     """A fresh, migrated database for this session."""
     from identity_svc.db.migrate import migrate_dsn
 
@@ -63,7 +66,7 @@ async def database_url(postgres_dsn: str) -> AsyncIterator[str]:
         await admin.close()
     url = _with_database(postgres_dsn, name)
     await migrate_dsn(url)
-    yield url
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +79,7 @@ async def db_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 
 @pytest.fixture
-async def conn(db_pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+async def conn(db_pool: asyncpg.Pool) -> AsyncIterator[Connection]:
     """A connection inside a transaction that is rolled back after the test."""
     async with db_pool.acquire() as connection:
         tx = connection.transaction()
@@ -95,7 +98,9 @@ class IdentityServer:
 
 
 @pytest.fixture(scope="session")
-async def identity_server(database_url: str, db_pool: asyncpg.Pool) -> AsyncIterator[IdentityServer]:
+async def identity_server(
+    database_url: str, db_pool: asyncpg.Pool
+) -> AsyncIterator[IdentityServer]:
     """The real identity service, on a free port, in the test's event loop."""
     from identity_svc.server import create_server
     from identity_svc.settings import Settings
@@ -113,9 +118,9 @@ async def identity_server(database_url: str, db_pool: asyncpg.Pool) -> AsyncIter
 
 
 def _bearer_channel(address: str, token: str) -> grpc.aio.Channel:
-    class _Bearer(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    class _Bearer(grpc.aio.UnaryUnaryClientInterceptor):
         async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-            metadata = list(details.metadata or []) + [("authorization", f"Bearer {token}")]
+            metadata = [*(details.metadata or []), ("authorization", f"Bearer {token}")]
             return await continuation(details._replace(metadata=metadata), request)
 
     return grpc.aio.insecure_channel(address, interceptors=[_Bearer()])

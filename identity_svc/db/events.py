@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 _RESERVE_SEQUENCES = """
 UPDATE orgs
@@ -39,7 +40,7 @@ class PendingEvent:
 
 
 async def append_events(
-    conn: asyncpg.Connection, events: list[PendingEvent], actor: str, request_id: str
+    conn: Connection, events: list[PendingEvent], actor: str, request_id: str
 ) -> None:
     """Write `events` with fresh sequences; call last in the transaction."""
     for org_id in sorted({e.org_id for e in events}):

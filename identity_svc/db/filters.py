@@ -94,7 +94,7 @@ def _doc(name: str, path: str) -> Column:
 def _user_values(name: str) -> MultiValued:
     # `name` comes from _MULTI_VALUED_USER_ATTRIBUTES, never from a client.
     prefix = (
-        "EXISTS (SELECT 1 FROM user_values v WHERE v.org_id = u.org_id AND v.user_id = u.id"  # noqa: S608
+        "EXISTS (SELECT 1 FROM user_values v WHERE v.org_id = u.org_id AND v.user_id = u.id"
         f" AND v.attribute = '{name}'"
     )
     subs = {

@@ -8,12 +8,17 @@ size; the member count is kept on the group row.
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from identity_svc.db.ids import parse_id, parse_ids
+from identity_svc.db.pool import one
 from identity_svc.domain.errors import InvalidValue, NotFound
 from identity_svc.domain.models import Group, Member
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 GROUP_COLUMNS = """g.id, g.org_id, g.display_name, g.external_id, g.member_count,
     g.version, g.created, g.last_modified"""
@@ -126,7 +131,7 @@ def group_from_row(row: asyncpg.Record, members: tuple[Member, ...] | None = Non
 
 
 class GroupsRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def insert(self, org_id: str, display_name: str, external_id: str | None) -> Group:
@@ -136,7 +141,7 @@ class GroupsRepository:
             )
         except asyncpg.ForeignKeyViolationError as exc:
             raise NotFound(f"org {org_id} not found") from exc
-        return group_from_row(row)
+        return group_from_row(one(row))
 
     async def get(self, org_id: str, group_id: str, *, lock: bool = False) -> Group:
         parsed = parse_id(group_id)
@@ -160,11 +165,11 @@ class GroupsRepository:
         row = await self._conn.fetchrow(
             _UPDATE_GROUP, org_id, uuid.UUID(group_id), display_name, external_id, member_delta
         )
-        return group_from_row(row)
+        return group_from_row(one(row))
 
     async def set_initial_count(self, org_id: str, group_id: str, count: int) -> Group:
         row = await self._conn.fetchrow(_SET_INITIAL_COUNT, org_id, uuid.UUID(group_id), count)
-        return group_from_row(row)
+        return group_from_row(one(row))
 
     async def delete(self, org_id: str, group_id: str) -> None:
         await self._conn.execute(_DELETE_GROUP, org_id, uuid.UUID(group_id))
@@ -178,9 +183,7 @@ class GroupsRepository:
             raise InvalidValue(f"no such user in this org: {', '.join(sorted(set(unknown)))}")
         return list(dict.fromkeys(valid))
 
-    async def add_members(
-        self, org_id: str, group_id: str, user_ids: list[uuid.UUID]
-    ) -> list[str]:
+    async def add_members(self, org_id: str, group_id: str, user_ids: list[uuid.UUID]) -> list[str]:
         """Insert memberships; returns the users that were not members yet."""
         try:
             rows = await self._conn.fetch(_ADD_MEMBERS, org_id, uuid.UUID(group_id), user_ids)
@@ -199,7 +202,7 @@ class GroupsRepository:
     ) -> list[str]:
         """Delete memberships matching a compiled member filter over alias gm."""
         query = (
-            "DELETE FROM group_members gm WHERE gm.org_id = $1 AND gm.group_id = $2 "  # noqa: S608 -- condition comes from the filter allowlist
+            "DELETE FROM group_members gm WHERE gm.org_id = $1 AND gm.group_id = $2 "
             f"AND ({condition}) RETURNING gm.user_id"
         )
         rows = await self._conn.fetch(query, org_id, uuid.UUID(group_id), *args)
@@ -209,9 +212,7 @@ class GroupsRepository:
         self, org_id: str, group_id: str, user_ids: list[uuid.UUID]
     ) -> list[str]:
         """Delete every membership except `user_ids`; returns the users removed."""
-        rows = await self._conn.fetch(
-            _REMOVE_MEMBERS_NOT_IN, org_id, uuid.UUID(group_id), user_ids
-        )
+        rows = await self._conn.fetch(_REMOVE_MEMBERS_NOT_IN, org_id, uuid.UUID(group_id), user_ids)
         return [str(r["user_id"]) for r in rows]
 
     async def remove_user_everywhere(self, org_id: str, user_id: str) -> list[Group]:
@@ -221,15 +222,12 @@ class GroupsRepository:
             return []
         group_ids = sorted(r["group_id"] for r in rows)
         return [
-            group_from_row(r)
-            for r in await self._conn.fetch(_DECREMENT_GROUPS, org_id, group_ids)
+            group_from_row(r) for r in await self._conn.fetch(_DECREMENT_GROUPS, org_id, group_ids)
         ]
 
     async def members_of(self, org_id: str, group_ids: list[str]) -> dict[str, tuple[Member, ...]]:
         found: dict[str, list[Member]] = {gid: [] for gid in group_ids}
-        rows = await self._conn.fetch(
-            _SELECT_MEMBERS, org_id, [uuid.UUID(g) for g in group_ids]
-        )
+        rows = await self._conn.fetch(_SELECT_MEMBERS, org_id, [uuid.UUID(g) for g in group_ids])
         for row in rows:
             found[str(row["group_id"])].append(Member(str(row["user_id"]), row["display"]))
         return {gid: tuple(members) for gid, members in found.items()}

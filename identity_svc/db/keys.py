@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 
+from identity_svc.db.pool import one
 from identity_svc.domain.errors import NotFound
 from identity_svc.domain.models import ScimKey
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 _KEY_COLUMNS = "org_id, id, name, created_by, created, last_used, revoked"
 
@@ -58,7 +64,7 @@ def _key(row: asyncpg.Record) -> ScimKey:
 
 
 class KeysRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def insert(
@@ -67,7 +73,7 @@ class KeysRepository:
         row = await self._conn.fetchrow(
             _INSERT_KEY, org_id, key_id, name, secret_sha256, created_by
         )
-        return _key(row)
+        return _key(one(row))
 
     async def list(self, org_id: str) -> list[ScimKey]:
         return [_key(r) for r in await self._conn.fetch(_SELECT_KEYS, org_id)]

@@ -14,12 +14,16 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filters import Resource, SqlParams, compile_filter, order_by
 from identity_svc.domain.errors import InvalidCursor
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 _FROM = {Resource.USERS: "users u", Resource.GROUPS: "groups g"}
 _ALIAS = {Resource.USERS: "u", Resource.GROUPS: "g"}
@@ -73,7 +77,7 @@ def _page_size(requested: int | None, max_page_size: int) -> int:
 
 
 async def list_rows(
-    conn: asyncpg.Connection,
+    conn: Connection,
     resource: Resource,
     org_id: str,
     columns: str,
@@ -88,25 +92,31 @@ async def list_rows(
     sort = request.sort if request.HasField("sort") and request.sort.by.attribute else None
     order = order_by(resource, sort)
 
-    total = await conn.fetchval(f"SELECT count(*) FROM {_FROM[resource]} WHERE {where}", *params.args)  # noqa: S608 -- allowlisted SQL only
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM {_FROM[resource]} WHERE {where}", *params.args
+    )
 
     page = request.page
     keyset = ""
     if page.HasField("cursor"):
-        count = _page_size(page.cursor.count if page.cursor.HasField("count") else None, max_page_size)
+        count = _page_size(
+            page.cursor.count if page.cursor.HasField("count") else None, max_page_size
+        )
         offset = 0
         if page.cursor.cursor and sort is None:
             keyset = " AND " + _keyset_condition(page.cursor.cursor, alias, params)
         elif page.cursor.cursor:
             offset = _cursor_offset(page.cursor.cursor)
     else:
-        count = _page_size(page.index.count if page.index.HasField("count") else None, max_page_size)
+        count = _page_size(
+            page.index.count if page.index.HasField("count") else None, max_page_size
+        )
         offset = max(page.index.start_index, 1) - 1
 
     if count == 0:
         return ListedRows(total, [], offset + 1, "")
     query = (
-        f"SELECT {columns} FROM {_FROM[resource]} WHERE {where}{keyset} "  # noqa: S608 -- allowlisted SQL only
+        f"SELECT {columns} FROM {_FROM[resource]} WHERE {where}{keyset} "
         f"ORDER BY {order} LIMIT {params.add(count + 1)} OFFSET {params.add(offset)}"
     )
     rows = await conn.fetch(query, *params.args)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import asyncpg
 
+from identity_svc.db.pool import one
 from identity_svc.domain.errors import AlreadyExists, InvalidValue, NotFound
 from identity_svc.domain.models import Org
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 _INSERT_ORG = """
 INSERT INTO orgs (org_id, name, sso_configured)
@@ -32,7 +38,7 @@ def _org(row: asyncpg.Record) -> Org:
 
 
 class OrgsRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def insert(self, org_id: str, name: str, sso_configured: bool) -> Org:
@@ -45,7 +51,7 @@ class OrgsRepository:
                 "org id must be 1-63 lowercase letters, digits or hyphens, "
                 "starting with a letter or digit"
             ) from exc
-        return _org(row)
+        return _org(one(row))
 
     async def get(self, org_id: str) -> Org:
         row = await self._conn.fetchrow(_SELECT_ORG, org_id)

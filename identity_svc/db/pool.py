@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, TypeAlias
 
 import asyncpg
 
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolConnectionProxy
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
+    # What repositories accept: a plain connection or one lent by the pool.
+    Connection: TypeAlias = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+
+
+async def _init_connection(conn: Connection) -> None:
     # JSONB documents travel as Python dicts.
-    await conn.set_type_codec(
-        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-    )
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
 async def create_pool(
@@ -24,5 +29,13 @@ async def create_pool(
         command_timeout=command_timeout,
         init=_init_connection,
     )
-    assert pool is not None  # create_pool returns None only when not awaited
+    if pool is None:  # only when create_pool is not awaited
+        raise RuntimeError("asyncpg did not create a pool")
     return pool
+
+
+def one(row: asyncpg.Record | None) -> asyncpg.Record:
+    """The row a statement that always returns one (INSERT/UPDATE ... RETURNING) returned."""
+    if row is None:
+        raise RuntimeError("statement returned no row")
+    return row

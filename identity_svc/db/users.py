@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
 
 from identity_svc.db.ids import parse_id
+from identity_svc.db.pool import one
 from identity_svc.domain.errors import AlreadyExists, NotFound
 from identity_svc.domain.models import GroupRef, Role, User, UserFields
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 USER_COLUMNS = """u.id, u.org_id, u.user_name, u.external_id, u.active, u.display_name,
     u.primary_email, u.document, u.direct_role, u.version, u.created, u.last_modified"""
@@ -119,14 +123,14 @@ def _field_args(fields: UserFields) -> tuple[Any, ...]:
     )
 
 
-def _raise_conflict(exc: asyncpg.UniqueViolationError, user_name: str) -> None:
+def _raise_conflict(exc: asyncpg.UniqueViolationError, user_name: str) -> NoReturn:
     if exc.constraint_name == "users_user_name_key":
         raise AlreadyExists("userName", f"userName {user_name!r} is already taken") from exc
     raise exc
 
 
 class UsersRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def insert(
@@ -147,7 +151,7 @@ class UsersRepository:
         except asyncpg.ForeignKeyViolationError as exc:
             raise NotFound(f"org {org_id} not found") from exc
         await self._write_values(org_id, user_id, fields)
-        return user_from_row(row)
+        return user_from_row(one(row))
 
     async def get(self, org_id: str, user_id: str, *, lock: bool = False) -> User:
         parsed = parse_id(user_id)
@@ -179,13 +183,13 @@ class UsersRepository:
             _raise_conflict(exc, fields.user_name)
         await self._conn.execute(_DELETE_VALUES, org_id, uid)
         await self._write_values(org_id, uid, fields)
-        return user_from_row(row)
+        return user_from_row(one(row))
 
     async def set_direct_role(self, org_id: str, user_id: str, role: Role | None) -> User:
         row = await self._conn.fetchrow(
             _SET_DIRECT_ROLE, org_id, uuid.UUID(user_id), role.value if role else None
         )
-        return user_from_row(row)
+        return user_from_row(one(row))
 
     async def delete(self, org_id: str, user_id: str) -> None:
         await self._conn.execute(_DELETE_USER, org_id, uuid.UUID(user_id))

@@ -54,7 +54,14 @@ class ReplaceMembers:
     user_ids: tuple[str, ...]
 
 
-Step = SetDisplayName | SetExternalId | AddMembers | RemoveMembers | RemoveMembersWhere | ReplaceMembers
+Step = (
+    SetDisplayName
+    | SetExternalId
+    | AddMembers
+    | RemoveMembers
+    | RemoveMembersWhere
+    | ReplaceMembers
+)
 
 
 def to_python(value: struct_pb2.Value) -> Any:
@@ -136,7 +143,11 @@ def _members_filter_steps(op: int, path: pb.PatchPath) -> list[Step]:
     if op != _REMOVE or path.sub_attribute:
         raise InvalidPath("a filter on members is supported only to remove members")
     single = _single_member_id(path.value_filter)
-    return [RemoveMembers((single,))] if single is not None else [RemoveMembersWhere(path.value_filter)]
+    return (
+        [RemoveMembers((single,))]
+        if single is not None
+        else [RemoveMembersWhere(path.value_filter)]
+    )
 
 
 def _remove_steps(name: str, value: Any, group_id: str) -> list[Step]:

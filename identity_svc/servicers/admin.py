@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import asyncpg
 import grpc
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
-from identity_svc.services import keys, orgs
 from identity_svc.servicers.context import writer
+from identity_svc.services import keys, orgs
 
-Ctx = grpc.aio.ServicerContext
+if TYPE_CHECKING:
+    Ctx = grpc.aio.ServicerContext[Any, Any]
 
 
 class OrgAdminServicer(pb_grpc.OrgAdminServicer):
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    async def CreateOrg(self, request: pb.CreateOrgRequest, context: Ctx) -> pb.Org:  # noqa: N802
+    async def CreateOrg(self, request: pb.CreateOrgRequest, context: Ctx) -> pb.Org:
         org = await orgs.create_org(
             self._pool,
             writer(request.context, context),
@@ -29,16 +32,16 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
         )
         return convert.org_to_proto(org)
 
-    async def GetOrg(self, request: pb.GetOrgRequest, context: Ctx) -> pb.Org:  # noqa: N802
+    async def GetOrg(self, request: pb.GetOrgRequest, context: Ctx) -> pb.Org:
         return convert.org_to_proto(await orgs.get_org(self._pool, request.org_id))
 
-    async def SetOrgSso(self, request: pb.SetOrgSsoRequest, context: Ctx) -> pb.Org:  # noqa: N802
+    async def SetOrgSso(self, request: pb.SetOrgSsoRequest, context: Ctx) -> pb.Org:
         org = await orgs.set_sso(
             self._pool, writer(request.context, context), request.org_id, request.sso_configured
         )
         return convert.org_to_proto(org)
 
-    async def SetDirectRole(  # noqa: N802
+    async def SetDirectRole(
         self, request: pb.SetDirectRoleRequest, context: Ctx
     ) -> pb.SetDirectRoleResponse:
         user = await orgs.set_direct_role(
@@ -50,7 +53,7 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
         )
         return pb.SetDirectRoleResponse(user=convert.user_to_proto(user))
 
-    async def CreateScimKey(  # noqa: N802
+    async def CreateScimKey(
         self, request: pb.CreateScimKeyRequest, context: Ctx
     ) -> pb.CreateScimKeyResponse:
         key, token = await keys.create_key(
@@ -58,14 +61,14 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
         )
         return pb.CreateScimKeyResponse(key=convert.key_to_proto(key), token=token)
 
-    async def ListScimKeys(  # noqa: N802
+    async def ListScimKeys(
         self, request: pb.ListScimKeysRequest, context: Ctx
     ) -> pb.ListScimKeysResponse:
         actor = writer(request.context, context).actor
         found = await keys.list_keys(self._pool, request.org_id, actor)
         return pb.ListScimKeysResponse(keys=[convert.key_to_proto(k) for k in found])
 
-    async def RevokeScimKey(self, request: pb.RevokeScimKeyRequest, context: Ctx) -> pb.ScimKey:  # noqa: N802
+    async def RevokeScimKey(self, request: pb.RevokeScimKeyRequest, context: Ctx) -> pb.ScimKey:
         key = await keys.revoke_key(
             self._pool, writer(request.context, context), request.org_id, request.key_id
         )

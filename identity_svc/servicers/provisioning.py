@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import asyncpg
 import grpc
 
@@ -9,10 +11,11 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.errors import TooMany
-from identity_svc.services import groups, keys, users
 from identity_svc.servicers.context import expected, writer
+from identity_svc.services import groups, keys, users
 
-Ctx = grpc.aio.ServicerContext
+if TYPE_CHECKING:
+    Ctx = grpc.aio.ServicerContext[Any, Any]
 
 
 class ProvisioningServicer(pb_grpc.ProvisioningServicer):
@@ -20,7 +23,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         self._pool = pool
         self._max_page_size = max_page_size
 
-    async def VerifyScimKey(  # noqa: N802
+    async def VerifyScimKey(
         self, request: pb.VerifyScimKeyRequest, context: Ctx
     ) -> pb.VerifyScimKeyResponse:
         key = await keys.verify_key(self._pool, request.org_id, request.token)
@@ -30,7 +33,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
 
     # ------------------------------------------------------------ users
 
-    async def CreateUser(self, request: pb.CreateUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+    async def CreateUser(self, request: pb.CreateUserRequest, context: Ctx) -> pb.User:
         user = await users.create_user(
             self._pool,
             writer(request.context, context),
@@ -39,13 +42,13 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         )
         return convert.user_to_proto(user)
 
-    async def GetUser(self, request: pb.GetUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+    async def GetUser(self, request: pb.GetUserRequest, context: Ctx) -> pb.User:
         user = await users.get_user(
             self._pool, request.org_id, request.user_id, request.include_groups
         )
         return convert.user_to_proto(user)
 
-    async def ReplaceUser(self, request: pb.ReplaceUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+    async def ReplaceUser(self, request: pb.ReplaceUserRequest, context: Ctx) -> pb.User:
         user = await users.replace_user(
             self._pool,
             writer(request.context, context),
@@ -57,7 +60,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         )
         return convert.user_to_proto(user)
 
-    async def PatchUser(self, request: pb.PatchUserRequest, context: Ctx) -> pb.User:  # noqa: N802
+    async def PatchUser(self, request: pb.PatchUserRequest, context: Ctx) -> pb.User:
         user = await users.patch_user(
             self._pool,
             writer(request.context, context),
@@ -69,14 +72,17 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         )
         return convert.user_to_proto(user)
 
-    async def DeleteUser(self, request: pb.DeleteUserRequest, context: Ctx) -> pb.DeleteResponse:  # noqa: N802
+    async def DeleteUser(self, request: pb.DeleteUserRequest, context: Ctx) -> pb.DeleteResponse:
         await users.delete_user(
-            self._pool, writer(request.context, context), request.org_id, request.user_id,
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.user_id,
             expected(request),
         )
         return pb.DeleteResponse()
 
-    async def ListUsers(self, request: pb.ListUsersRequest, context: Ctx) -> pb.ListUsersResponse:  # noqa: N802
+    async def ListUsers(self, request: pb.ListUsersRequest, context: Ctx) -> pb.ListUsersResponse:
         page = await users.list_users(self._pool, request.org_id, request, self._max_page_size)
         return pb.ListUsersResponse(
             total_results=page.total_results,
@@ -85,7 +91,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             next_cursor=page.next_cursor,
         )
 
-    async def ListUserGroups(  # noqa: N802
+    async def ListUserGroups(
         self, request: pb.ListUserGroupsRequest, context: Ctx
     ) -> pb.ListUserGroupsResponse:
         refs = await users.list_user_groups(self._pool, request.org_id, request.user_id)
@@ -93,7 +99,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
 
     # ------------------------------------------------------------ groups
 
-    async def CreateGroup(self, request: pb.CreateGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+    async def CreateGroup(self, request: pb.CreateGroupRequest, context: Ctx) -> pb.Group:
         group = await groups.create_group(
             self._pool,
             writer(request.context, context),
@@ -105,13 +111,13 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         )
         return convert.group_to_proto(group)
 
-    async def GetGroup(self, request: pb.GetGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+    async def GetGroup(self, request: pb.GetGroupRequest, context: Ctx) -> pb.Group:
         group = await groups.get_group(
             self._pool, request.org_id, request.group_id, convert.inclusion(request.members)
         )
         return convert.group_to_proto(group)
 
-    async def ReplaceGroup(self, request: pb.ReplaceGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+    async def ReplaceGroup(self, request: pb.ReplaceGroupRequest, context: Ctx) -> pb.Group:
         group = await groups.replace_group(
             self._pool,
             writer(request.context, context),
@@ -125,7 +131,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         )
         return convert.group_to_proto(group)
 
-    async def PatchGroup(self, request: pb.PatchGroupRequest, context: Ctx) -> pb.Group:  # noqa: N802
+    async def PatchGroup(self, request: pb.PatchGroupRequest, context: Ctx) -> pb.Group:
         group = await groups.patch_group(
             self._pool,
             writer(request.context, context),
@@ -137,16 +143,24 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         )
         return convert.group_to_proto(group)
 
-    async def DeleteGroup(self, request: pb.DeleteGroupRequest, context: Ctx) -> pb.DeleteResponse:  # noqa: N802
+    async def DeleteGroup(self, request: pb.DeleteGroupRequest, context: Ctx) -> pb.DeleteResponse:
         await groups.delete_group(
-            self._pool, writer(request.context, context), request.org_id, request.group_id,
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.group_id,
             expected(request),
         )
         return pb.DeleteResponse()
 
-    async def ListGroups(self, request: pb.ListGroupsRequest, context: Ctx) -> pb.ListGroupsResponse:  # noqa: N802
+    async def ListGroups(
+        self, request: pb.ListGroupsRequest, context: Ctx
+    ) -> pb.ListGroupsResponse:
         page = await groups.list_groups(
-            self._pool, request.org_id, request, convert.inclusion(request.members),
+            self._pool,
+            request.org_id,
+            request,
+            convert.inclusion(request.members),
             self._max_page_size,
         )
         return pb.ListGroupsResponse(
@@ -156,7 +170,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             next_cursor=page.next_cursor,
         )
 
-    async def ListGroupMembers(  # noqa: N802
+    async def ListGroupMembers(
         self, request: pb.ListGroupMembersRequest, context: Ctx
     ) -> pb.ListGroupMembersResponse:
         count = request.count or self._max_page_size

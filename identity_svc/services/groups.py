@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -26,6 +27,9 @@ from identity_svc.domain.group_patch import (
 from identity_svc.domain.models import Group, Member, Page, WriteContext
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 from identity_svc.services.users import check_version
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,7 @@ class _Changes:
     removed: list[str] = field(default_factory=list)
 
 
-async def _with_members(conn: asyncpg.Connection, group: Group, inclusion: MemberInclusion) -> Group:
+async def _with_members(conn: Connection, group: Group, inclusion: MemberInclusion) -> Group:
     if not inclusion.wants(group):
         return group
     members = await GroupsRepository(conn).members_of(group.org_id, [group.id])
@@ -83,7 +87,9 @@ async def _apply_step(repo: GroupsRepository, group: Group, step: Step, changes:
 def _record(uow: UnitOfWork, before: Group, changes: _Changes) -> None:
     org_id, group_id = before.org_id, before.id
     if changes.display_name != before.display_name:
-        uow.record(org_id, "group.renamed", "Group", group_id, {"displayName": changes.display_name})
+        uow.record(
+            org_id, "group.renamed", "Group", group_id, {"displayName": changes.display_name}
+        )
     if changes.external_id != before.external_id:
         uow.record(org_id, "group.updated", "Group", group_id, {"externalId": changes.external_id})
     for user_id in changes.added:
@@ -142,7 +148,7 @@ async def create_group(
 async def get_group(
     pool: asyncpg.Pool, org_id: str, group_id: str, inclusion: MemberInclusion
 ) -> Group:
-    async def work(conn: asyncpg.Connection) -> Group:
+    async def work(conn: Connection) -> Group:
         group = await GroupsRepository(conn).get(org_id, group_id)
         return await _with_members(conn, group, inclusion)
 
@@ -235,8 +241,10 @@ async def list_groups(
     inclusion: MemberInclusion,
     max_page_size: int,
 ) -> Page[Group]:
-    async def work(conn: asyncpg.Connection) -> Page[Group]:
-        listed = await list_rows(conn, Resource.GROUPS, org_id, GROUP_COLUMNS, request, max_page_size)
+    async def work(conn: Connection) -> Page[Group]:
+        listed = await list_rows(
+            conn, Resource.GROUPS, org_id, GROUP_COLUMNS, request, max_page_size
+        )
         groups = [group_from_row(r) for r in listed.rows]
         wanted = [g.id for g in groups if inclusion.wants(g)]
         if wanted:
@@ -250,7 +258,7 @@ async def list_groups(
 async def list_members(
     pool: asyncpg.Pool, org_id: str, group_id: str, after_user_id: str, count: int
 ) -> list[Member]:
-    async def work(conn: asyncpg.Connection) -> list[Member]:
+    async def work(conn: Connection) -> list[Member]:
         group = await GroupsRepository(conn).get(org_id, group_id)
         return await GroupsRepository(conn).member_page(org_id, group.id, after_user_id, count)
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import asyncpg
 
@@ -21,7 +22,10 @@ from identity_svc.domain.errors import FailedPrecondition, PermissionDenied
 from identity_svc.domain.models import Actor, ScimKey, WriteContext
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
-TOKEN_PREFIX = "gscim"
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
+
+TOKEN_PREFIX = "gscim"  # noqa: S105 -- a public marker, not a secret
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
@@ -38,7 +42,7 @@ def parse_token(token: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-async def _require_org_admin(conn: asyncpg.Connection, org_id: str, actor: Actor) -> None:
+async def _require_org_admin(conn: Connection, org_id: str, actor: Actor) -> None:
     if actor.kind == "operator":
         return
     if actor.kind == "admin" and await UsersRepository(conn).is_org_admin(org_id, actor.name):
@@ -74,7 +78,7 @@ async def create_key(
 
 
 async def list_keys(pool: asyncpg.Pool, org_id: str, actor: Actor) -> list[ScimKey]:
-    async def work(conn: asyncpg.Connection) -> list[ScimKey]:
+    async def work(conn: Connection) -> list[ScimKey]:
         await OrgsRepository(conn).get(org_id)
         await _require_org_admin(conn, org_id, actor)
         return await KeysRepository(conn).list(org_id)

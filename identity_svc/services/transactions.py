@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
 from identity_svc.db.events import PendingEvent, append_events
 from identity_svc.domain.models import WriteContext
+
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
 
 T = TypeVar("T")
 
@@ -24,7 +27,7 @@ _ATTEMPTS = 3
 
 @dataclass
 class UnitOfWork:
-    conn: asyncpg.Connection
+    conn: Connection
     context: WriteContext
     events: list[PendingEvent] = field(default_factory=list)
 
@@ -48,9 +51,7 @@ async def run_write(
                 uow = UnitOfWork(conn, context)
                 result = await work(uow)
                 if uow.events:
-                    await append_events(
-                        conn, uow.events, str(context.actor), context.request_id
-                    )
+                    await append_events(conn, uow.events, str(context.actor), context.request_id)
                 return result
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             if attempt == _ATTEMPTS:
@@ -58,7 +59,7 @@ async def run_write(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def run_read(pool: asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+async def run_read(pool: asyncpg.Pool, work: Callable[[Connection], Awaitable[T]]) -> T:
     """A read-only snapshot, so a count and its page agree."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return await work(conn)

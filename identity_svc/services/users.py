@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -19,6 +19,9 @@ from identity_svc.domain.user_document import derive_user_fields, normalize_user
 from identity_svc.domain.user_patch import apply_user_patch
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
+if TYPE_CHECKING:
+    from identity_svc.db.pool import Connection
+
 
 def check_version(current: int, expected: int | None) -> None:
     """If-Match: without an expected version, writes never fail on version."""
@@ -26,7 +29,7 @@ def check_version(current: int, expected: int | None) -> None:
         raise VersionMismatch(f"version is {current}, not {expected}")
 
 
-async def _with_groups(conn: asyncpg.Connection, user: User, include: bool) -> User:
+async def _with_groups(conn: Connection, user: User, include: bool) -> User:
     if not include:
         return user
     groups = await UsersRepository(conn).groups_of(user.org_id, [user.id])
@@ -55,7 +58,7 @@ async def create_user(
 
 
 async def get_user(pool: asyncpg.Pool, org_id: str, user_id: str, include_groups: bool) -> User:
-    async def work(conn: asyncpg.Connection) -> User:
+    async def work(conn: Connection) -> User:
         user = await UsersRepository(conn).get(org_id, user_id)
         return await _with_groups(conn, user, include_groups)
 
@@ -135,7 +138,7 @@ async def delete_user(
 async def list_users(
     pool: asyncpg.Pool, org_id: str, request: pb.ListUsersRequest, max_page_size: int
 ) -> Page[User]:
-    async def work(conn: asyncpg.Connection) -> Page[User]:
+    async def work(conn: Connection) -> Page[User]:
         listed = await list_rows(conn, Resource.USERS, org_id, USER_COLUMNS, request, max_page_size)
         users = [user_from_row(r) for r in listed.rows]
         if request.include_groups and users:
@@ -147,7 +150,7 @@ async def list_users(
 
 
 async def list_user_groups(pool: asyncpg.Pool, org_id: str, user_id: str) -> tuple[GroupRef, ...]:
-    async def work(conn: asyncpg.Connection) -> tuple[GroupRef, ...]:
+    async def work(conn: Connection) -> tuple[GroupRef, ...]:
         user = await UsersRepository(conn).get(org_id, user_id)
         return (await UsersRepository(conn).groups_of(org_id, [user.id]))[user.id]
 

@@ -60,6 +60,12 @@ def eq(attribute: str, literal: Any, sub: str = "") -> pb.Filter:
     )
 
 
+def all_of(*operands: pb.Filter) -> pb.Filter:
+    result = pb.Filter()
+    getattr(result, "and").operands.extend(operands)  # `and` is a Python keyword
+    return result
+
+
 def error_reason(exc: grpc.aio.AioRpcError) -> str:
     """The ErrorInfo reason carried by a failed call."""
     status = rpc_status.from_call(exc)

@@ -19,9 +19,10 @@ from tests.identity_svc.support import GATEWAY, OPERATOR, new_org_id, struct, us
 
 
 def _subclasses(cls: type) -> set[type]:
-    found = set()
-    for sub in cls.__subclasses__():
-        found |= {sub} | _subclasses(sub)
+    found: set[type] = set()
+    direct: list[type] = cls.__subclasses__()
+    for subclass in direct:
+        found |= {subclass} | _subclasses(subclass)
     return found
 
 
@@ -43,12 +44,14 @@ async def test_database_down_is_unavailable(database_url):
                     pb.ListUsersRequest(org_id="x"), metadata=metadata
                 )
         assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
-        assert "Traceback" not in caught.value.details()
+        assert "Traceback" not in str(caught.value.details())
     finally:
         await server.stop(grace=None)
 
 
-async def test_event_sequences_are_gapless_under_concurrent_writes(operator_channel, service_channel, db_pool):
+async def test_event_sequences_are_gapless_under_concurrent_writes(
+    operator_channel, service_channel, db_pool
+):
     org = new_org_id()
     await pb_grpc.OrgAdminStub(operator_channel).CreateOrg(
         pb.CreateOrgRequest(context=OPERATOR, org_id=org, name="E", admin_email="e@x.test")
@@ -56,10 +59,17 @@ async def test_event_sequences_are_gapless_under_concurrent_writes(operator_chan
     prov = pb_grpc.ProvisioningStub(service_channel)
     await asyncio.gather(
         *(
-            prov.CreateUser(pb.CreateUserRequest(context=GATEWAY, org_id=org, attributes=struct(user_doc(f"e{i}@x.test"))))
+            prov.CreateUser(
+                pb.CreateUserRequest(
+                    context=GATEWAY, org_id=org, attributes=struct(user_doc(f"e{i}@x.test"))
+                )
+            )
             for i in range(30)
         )
     )
-    seqs = [r["seq"] for r in await db_pool.fetch("SELECT seq FROM events WHERE org_id = $1 ORDER BY seq", org)]
+    seqs = [
+        r["seq"]
+        for r in await db_pool.fetch("SELECT seq FROM events WHERE org_id = $1 ORDER BY seq", org)
+    ]
     assert seqs == list(range(1, len(seqs) + 1))
     assert len(seqs) == 3 + 30  # org.created, admin created + role, then the users

@@ -37,7 +37,9 @@ def prov(service_channel) -> pb_grpc.ProvisioningStub:
 
 async def create(prov, org: str, user_name: str, **extra) -> pb.User:
     return await prov.CreateUser(
-        pb.CreateUserRequest(context=GATEWAY, org_id=org, attributes=struct(user_doc(user_name, **extra)))
+        pb.CreateUserRequest(
+            context=GATEWAY, org_id=org, attributes=struct(user_doc(user_name, **extra))
+        )
     )
 
 
@@ -76,8 +78,8 @@ async def test_same_user_name_in_two_orgs_is_fine(prov, org, operator_channel):
 async def test_password_is_never_stored(prov, org, db_pool: asyncpg.Pool):
     user = await create(prov, org, "secret@example.com", password="hunter2-Pa55")
     assert "password" not in user.attributes
-    row = await db_pool.fetchrow("SELECT document::text AS d FROM users WHERE id = $1::uuid", user.id)
-    assert "hunter2" not in row["d"]
+    stored = await db_pool.fetchval("SELECT document::text FROM users WHERE id = $1::uuid", user.id)
+    assert "hunter2" not in stored
     events = await db_pool.fetch("SELECT data::text AS d FROM events WHERE org_id = $1", org)
     assert all("hunter2" not in e["d"] for e in events)
 
@@ -94,7 +96,10 @@ async def test_replace_with_the_same_document_changes_nothing(prov, org, db_pool
     before = await db_pool.fetchval("SELECT count(*) FROM events WHERE org_id = $1", org)
     again = await prov.ReplaceUser(
         pb.ReplaceUserRequest(
-            context=GATEWAY, org_id=org, user_id=user.id, attributes=struct(user_doc("same-doc@example.com"))
+            context=GATEWAY,
+            org_id=org,
+            user_id=user.id,
+            attributes=struct(user_doc("same-doc@example.com")),
         )
     )
     assert again.meta.version == 1
@@ -111,7 +116,11 @@ async def test_replace_updates_columns_and_bumps_version(prov, org):
             attributes=struct(user_doc("new@example.com", active=False)),
         )
     )
-    assert (replaced.user_name, replaced.active, replaced.meta.version) == ("new@example.com", False, 2)
+    assert (replaced.user_name, replaced.active, replaced.meta.version) == (
+        "new@example.com",
+        False,
+        2,
+    )
     found = await prov.ListUsers(
         pb.ListUsersRequest(org_id=org, filter=eq("userName", "NEW@example.com"))
     )
@@ -143,13 +152,16 @@ async def test_patch_deactivates_like_okta_and_records_the_event(prov, org, db_p
             context=GATEWAY,
             org_id=org,
             user_id=user.id,
-            operations=[pb.PatchOperation(op=pb.PatchOperation.REPLACE, value=value({"active": False}))],
+            operations=[
+                pb.PatchOperation(op=pb.PatchOperation.REPLACE, value=value({"active": False}))
+            ],
         )
     )
     assert not patched.active
     assert patched.meta.version == 2
     types = await db_pool.fetch(
-        "SELECT type, actor, request_id FROM events WHERE org_id = $1 AND resource_id = $2 ORDER BY seq",
+        "SELECT type, actor, request_id FROM events"
+        " WHERE org_id = $1 AND resource_id = $2 ORDER BY seq",
         org,
         user.id,
     )
@@ -167,14 +179,17 @@ async def test_patch_with_an_unknown_path_is_invalid_and_applies_nothing(prov, o
                 user_id=user.id,
                 operations=[
                     pb.PatchOperation(op=pb.PatchOperation.REPLACE, value=value({"active": False})),
-                    pb.PatchOperation(op=pb.PatchOperation.REPLACE, path=path("noSuchAttribute"), value=value("x")),
+                    pb.PatchOperation(
+                        op=pb.PatchOperation.REPLACE, path=path("noSuchAttribute"), value=value("x")
+                    ),
                 ],
             )
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert error_reason(caught.value) == "INVALID_PATH"
     still = await prov.GetUser(pb.GetUserRequest(org_id=org, user_id=user.id))
-    assert still.active and still.meta.version == 1
+    assert still.active
+    assert still.meta.version == 1
 
 
 async def test_delete_removes_user_and_its_memberships(prov, org, db_pool):
@@ -189,7 +204,9 @@ async def test_delete_removes_user_and_its_memberships(prov, org, db_pool):
     after = await prov.GetGroup(pb.GetGroupRequest(org_id=org, group_id=group.id))
     assert after.member_count == 0
     assert after.meta.version == group.meta.version + 1
-    rows = await db_pool.fetchval("SELECT count(*) FROM user_values WHERE user_id = $1::uuid", user.id)
+    rows = await db_pool.fetchval(
+        "SELECT count(*) FROM user_values WHERE user_id = $1::uuid", user.id
+    )
     assert rows == 0
 
 
@@ -201,7 +218,9 @@ async def test_index_walk_sees_every_user_exactly_once(prov, org):
     start = 1
     while True:
         page = await prov.ListUsers(
-            pb.ListUsersRequest(org_id=org, page=pb.Page(index=pb.IndexPage(start_index=start, count=5)))
+            pb.ListUsersRequest(
+                org_id=org, page=pb.Page(index=pb.IndexPage(start_index=start, count=5))
+            )
         )
         assert page.total_results == 24  # and the org's admin
         if not page.users:
@@ -225,7 +244,9 @@ async def test_cursor_walk_is_not_disturbed_by_inserts(prov, org):
     cursor = ""
     while True:
         page = await prov.ListUsers(
-            pb.ListUsersRequest(org_id=org, page=pb.Page(cursor=pb.CursorPage(cursor=cursor, count=2)))
+            pb.ListUsersRequest(
+                org_id=org, page=pb.Page(cursor=pb.CursorPage(cursor=cursor, count=2))
+            )
         )
         seen += [u.user_name for u in page.users]
         if not seen or len(seen) == 2:
@@ -240,7 +261,9 @@ async def test_cursor_walk_is_not_disturbed_by_inserts(prov, org):
 async def test_a_bad_cursor_is_invalid(prov, org):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await prov.ListUsers(
-            pb.ListUsersRequest(org_id=org, page=pb.Page(cursor=pb.CursorPage(cursor="garbage!", count=2)))
+            pb.ListUsersRequest(
+                org_id=org, page=pb.Page(cursor=pb.CursorPage(cursor="garbage!", count=2))
+            )
         )
     assert error_reason(caught.value) == "INVALID_CURSOR"
 
@@ -266,12 +289,17 @@ async def test_groups_of_a_user(prov, org):
     user = await create(prov, org, "member@example.com")
     for name in ["Zeta", "Alpha"]:
         await prov.CreateGroup(
-            pb.CreateGroupRequest(context=GATEWAY, org_id=org, display_name=name, member_ids=[user.id])
+            pb.CreateGroupRequest(
+                context=GATEWAY, org_id=org, display_name=name, member_ids=[user.id]
+            )
         )
     refs = await prov.ListUserGroups(pb.ListUserGroupsRequest(org_id=org, user_id=user.id))
     assert [g.display_name for g in refs.groups] == ["Alpha", "Zeta"]
-    fetched = await prov.GetUser(pb.GetUserRequest(org_id=org, user_id=user.id, include_groups=True))
-    assert fetched.groups_included and len(fetched.groups) == 2
+    fetched = await prov.GetUser(
+        pb.GetUserRequest(org_id=org, user_id=user.id, include_groups=True)
+    )
+    assert fetched.groups_included
+    assert len(fetched.groups) == 2
 
 
 async def test_a_write_without_an_actor_is_refused(prov, org):
