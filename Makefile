@@ -42,7 +42,8 @@ fmt: install
 	$(BIN)/ruff format .
 
 # Exactly what CI runs.
-check: lint test
+check:
+	bash .ci/run
 
 clean:
 	rm -rf $(VENV) identity_api/v1 .pytest_cache .mypy_cache .ruff_cache
