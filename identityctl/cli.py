@@ -218,9 +218,9 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     parser = parser_class(
         prog="identityctl",
         description="Operator CLI for the GraphOS identity service (IDENTITY_ADDR).",
-        parents=[common],
     )
-    parser.set_defaults(json=False)
+    # Its own action: set_defaults on a shared parent action would reset every subcommand's.
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
     commands = parser.subparsers("group")
     _add_org_commands(commands, common)
     _add_member_commands(commands, common)
