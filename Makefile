@@ -30,7 +30,7 @@ run: install
 	$(BIN)/graphos-scim-dev
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest --cov --cov-report=term
 
 lint: install
 	$(BIN)/ruff check .

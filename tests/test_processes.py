@@ -1,0 +1,163 @@
+"""The services as processes: `python -m identity_svc` and `make run`'s stack.
+
+Both start, serve, and stop cleanly on SIGTERM (the stack takes its embedded
+Postgres down with it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+_START_TIMEOUT = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_line(process: subprocess.Popen[str], needle: str) -> list[str]:
+    """Read the process's output until a line containing `needle` appears."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + _START_TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line)
+        if needle in line:
+            return lines
+    process.kill()
+    raise AssertionError(f"never printed {needle!r}:\n{''.join(lines)}")
+
+
+def _identityctl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 -- our own CLI, fixed arguments
+        [sys.executable, "-m", "identityctl", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def _start(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 -- our own module
+        [sys.executable, "-m", module],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _stop(process: subprocess.Popen[str]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def test_identity_service_serves_and_stops_on_sigterm(database_url: str) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "IDENTITY_PORT": str(port),
+        "IDENTITY_OPERATOR_TOKEN": "operator-token-for-process-test",
+    }
+    with _start("identity_svc", env) as process:
+        _wait_for_line(process, "listening on")
+        shown = _identityctl(
+            {**env, "IDENTITY_ADDR": f"127.0.0.1:{port}"}, "org", "show", "no-such-org", "--json"
+        )
+        assert _stop(process) == 0
+    assert shown.returncode == 1
+    assert "not found" in shown.stderr
+
+
+def test_identity_service_refuses_to_start_without_configuration() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    result = subprocess.run(
+        [sys.executable, "-m", "identity_svc"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL is required" in result.stderr
+
+
+def _postgres_running_in(data_dir: Path) -> bool:
+    for proc in psutil.process_iter(attrs=("name", "cmdline")):
+        if proc.info["name"] == "postgres" and str(data_dir) in " ".join(
+            proc.info["cmdline"] or []
+        ):
+            return True
+    return False
+
+
+@pytest.mark.timeout(180)
+def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
+    # Under /tmp: as root, pgserver opens up every parent folder of its data dir.
+    data_dir = Path(tempfile.mkdtemp(prefix="graphos-scim-stack-"))
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "IDENTITY_"))},
+        "DATA_DIR": str(data_dir),
+        "IDENTITY_PORT": str(port),
+        "SCIM_PUBLIC_URL": "https://scim.example.test",
+    }
+    with _start("devstack", env) as process:
+        try:
+            banner = "".join(_wait_for_line(process, "Ctrl-C stops everything"))
+            assert "https://scim.example.test/scim/v2/<org>" in banner
+            assert _postgres_running_in(data_dir)
+            cli_env = {**env, "IDENTITY_ADDR": f"127.0.0.1:{port}"}
+            created = _identityctl(
+                cli_env,
+                "org",
+                "create",
+                "acme",
+                "--name",
+                "Acme",
+                "--admin-email",
+                "admin@acme.test",
+                "--sso-configured",
+                "--json",
+            )
+            assert created.returncode == 0, created.stderr
+            key = _identityctl(
+                cli_env,
+                "key",
+                "create",
+                "acme",
+                "--name",
+                "Okta",
+                "--actor",
+                "admin@acme.test",
+                "--json",
+            )
+            assert key.returncode == 0, key.stderr
+            assert json.loads(key.stdout)["scim_url"] == "https://scim.example.test/scim/v2/acme"
+            assert oct((data_dir / "operator-token").stat().st_mode & 0o777) == "0o600"
+        finally:
+            exit_code = _stop(process)
+    assert exit_code == 0
+    assert not _postgres_running_in(data_dir)
+    shutil.rmtree(data_dir)
