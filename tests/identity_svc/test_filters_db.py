@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db import filters
@@ -27,7 +29,7 @@ from identity_svc.db.filters import (
     order_by,
 )
 from identity_svc.domain.errors import InvalidFilter
-from tests.unit.test_filters import NO_VALUE, and_, cmp, not_, or_, sort, vpath
+from tests.unit.test_filters import NO_VALUE, _filters, and_, cmp, not_, or_, sort, vpath
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
@@ -432,3 +434,33 @@ async def test_hot_filters_use_their_indexes(conn, world):
     assert "user_values_value" in await _plan(conn, entra, world.org_a)
     bulk = await user_ids(conn, world.org_a, cmp("emails", pb.EQ, "USER42@bulk.example"))
     assert len(bulk) == 1
+
+
+# ---------------------------------------------------------------- property
+# No filter, however hostile, reaches another org's rows: random ASTs
+# (allowlisted and garbage names, any operator and value, nesting, value
+# paths) either are refused with InvalidFilter or run as valid SQL returning
+# only the queried org's rows.
+
+_TABLES = {Resource.USERS: ("users", "u"), Resource.GROUPS: ("groups", "g")}
+
+
+@pytest.mark.parametrize("resource", list(Resource))
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+async def test_a_filter_never_escapes_its_org(
+    conn: asyncpg.Connection, world: World, resource: Resource, data: st.DataObject
+) -> None:
+    expr = data.draw(_filters(resource))
+    params = SqlParams(world.org_a)
+    try:
+        condition = compile_filter(resource, expr, params)
+    except InvalidFilter:
+        return
+    table, alias = _TABLES[resource]
+    query = (
+        f"SELECT {alias}.org_id FROM {table} {alias} WHERE {alias}.org_id = $1 AND ({condition})"  # noqa: S608
+    )
+    async with conn.transaction():  # a savepoint: an SQL error fails this example only
+        rows = await conn.fetch(query, *params.args)
+    assert {r["org_id"] for r in rows} <= {world.org_a}
