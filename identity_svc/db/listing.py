@@ -76,6 +76,39 @@ def _page_size(requested: int | None, max_page_size: int) -> int:
     return max(0, min(requested, max_page_size))
 
 
+@dataclass(frozen=True)
+class _Window:
+    """Which rows of the ordered result a page asks for."""
+
+    count: int
+    offset: int
+    keyset: str = ""  # an extra condition: rows after a cursor's position
+    by_cursor: bool = False
+
+
+def _window(
+    page: pb.Page, sorted_: bool, alias: str, params: SqlParams, max_page_size: int
+) -> _Window:
+    if not page.HasField("cursor"):
+        index = page.index
+        count = _page_size(index.count if index.HasField("count") else None, max_page_size)
+        return _Window(count, max(index.start_index, 1) - 1)
+    cursor = page.cursor
+    count = _page_size(cursor.count if cursor.HasField("count") else None, max_page_size)
+    if not cursor.cursor:
+        return _Window(count, 0, by_cursor=True)
+    if sorted_:
+        return _Window(count, _cursor_offset(cursor.cursor), by_cursor=True)
+    keyset = " AND " + _keyset_condition(cursor.cursor, alias, params)
+    return _Window(count, 0, keyset, by_cursor=True)
+
+
+def _next_cursor(last: asyncpg.Record, sorted_: bool, window: _Window) -> str:
+    if sorted_:
+        return _encode_cursor({"o": window.offset + window.count})
+    return _encode_cursor({"c": last["created"].isoformat(), "i": str(last["id"])})
+
+
 async def list_rows(
     conn: Connection,
     resource: Resource,
@@ -84,49 +117,28 @@ async def list_rows(
     request: pb.ListUsersRequest | pb.ListGroupsRequest,
     max_page_size: int,
 ) -> ListedRows:
-    alias = _ALIAS[resource]
+    """One page of the org's rows matching the request's filter, and their total."""
+    alias, source = _ALIAS[resource], _FROM[resource]
     params = SqlParams(org_id)
     where = f"{alias}.org_id = $1"
     if request.HasField("filter"):
         where += f" AND ({compile_filter(resource, request.filter, params)})"
     sort = request.sort if request.HasField("sort") and request.sort.by.attribute else None
     order = order_by(resource, sort)
+    total = await conn.fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *params.args)
 
-    total = await conn.fetchval(
-        f"SELECT count(*) FROM {_FROM[resource]} WHERE {where}", *params.args
+    window = _window(request.page, sort is not None, alias, params, max_page_size)
+    if window.count == 0:
+        return ListedRows(total, [], window.offset + 1, "")
+    # One row more than asked tells whether there is a next page.
+    limit, offset = params.add(window.count + 1), params.add(window.offset)
+    rows = await conn.fetch(
+        f"SELECT {columns} FROM {source} WHERE {where}{window.keyset} "
+        f"ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        *params.args,
     )
-
-    page = request.page
-    keyset = ""
-    if page.HasField("cursor"):
-        count = _page_size(
-            page.cursor.count if page.cursor.HasField("count") else None, max_page_size
-        )
-        offset = 0
-        if page.cursor.cursor and sort is None:
-            keyset = " AND " + _keyset_condition(page.cursor.cursor, alias, params)
-        elif page.cursor.cursor:
-            offset = _cursor_offset(page.cursor.cursor)
-    else:
-        count = _page_size(
-            page.index.count if page.index.HasField("count") else None, max_page_size
-        )
-        offset = max(page.index.start_index, 1) - 1
-
-    if count == 0:
-        return ListedRows(total, [], offset + 1, "")
-    query = (
-        f"SELECT {columns} FROM {_FROM[resource]} WHERE {where}{keyset} "
-        f"ORDER BY {order} LIMIT {params.add(count + 1)} OFFSET {params.add(offset)}"
+    more, rows = len(rows) > window.count, rows[: window.count]
+    next_cursor = (
+        _next_cursor(rows[-1], sort is not None, window) if window.by_cursor and more else ""
     )
-    rows = await conn.fetch(query, *params.args)
-    more, rows = len(rows) > count, rows[:count]
-    next_cursor = ""
-    if page.HasField("cursor") and more:
-        last = rows[-1]
-        next_cursor = _encode_cursor(
-            {"c": last["created"].isoformat(), "i": str(last["id"])}
-            if sort is None
-            else {"o": offset + count}
-        )
-    return ListedRows(total, rows, offset + 1, next_cursor)
+    return ListedRows(total, rows, window.offset + 1, next_cursor)

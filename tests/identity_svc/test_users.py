@@ -308,3 +308,22 @@ async def test_a_write_without_an_actor_is_refused(prov, org):
             pb.CreateUserRequest(org_id=org, attributes=struct(user_doc("noactor@example.com")))
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_cursor_walk_in_a_sort_order(prov, org):
+    for name in ["d@example.com", "b@example.com", "c@example.com"]:
+        await create(prov, org, name)
+    by_name = pb.SortOrder(by=pb.AttributePath(attribute="userName"))
+    seen: list[str] = []
+    cursor = ""
+    while True:
+        page = await prov.ListUsers(
+            pb.ListUsersRequest(
+                org_id=org, sort=by_name, page=pb.Page(cursor=pb.CursorPage(cursor=cursor, count=3))
+            )
+        )
+        seen += [u.user_name for u in page.users]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert seen == ["admin@x.test", "b@example.com", "c@example.com", "d@example.com"]
