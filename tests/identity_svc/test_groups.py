@@ -32,20 +32,6 @@ ADD, REMOVE, REPLACE = pb.PatchOperation.ADD, pb.PatchOperation.REMOVE, pb.Patch
 ALL_MEMBERS = pb.MemberInclusion(include=True, max_members=1000)
 
 
-@pytest.fixture
-async def org(operator_channel) -> str:
-    org_id = new_org_id()
-    await pb_grpc.OrgAdminStub(operator_channel).CreateOrg(
-        pb.CreateOrgRequest(context=OPERATOR, org_id=org_id, name="Org", admin_email="admin@x.test")
-    )
-    return org_id
-
-
-@pytest.fixture
-def prov(service_channel) -> pb_grpc.ProvisioningStub:
-    return pb_grpc.ProvisioningStub(service_channel)
-
-
 async def users(prov, org: str, count: int, prefix: str = "u") -> list[str]:
     ids = []
     for i in range(count):

@@ -19,16 +19,6 @@ def as_admin(email: str = ADMIN) -> pb.RequestContext:
 
 
 @pytest.fixture
-def admin(operator_channel) -> pb_grpc.OrgAdminStub:
-    return pb_grpc.OrgAdminStub(operator_channel)
-
-
-@pytest.fixture
-def prov(service_channel) -> pb_grpc.ProvisioningStub:
-    return pb_grpc.ProvisioningStub(service_channel)
-
-
-@pytest.fixture
 async def org(admin) -> str:
     org_id = new_org_id()
     await admin.CreateOrg(

@@ -21,20 +21,6 @@ from tests.identity_svc.support import (
 )
 
 
-@pytest.fixture
-async def org(operator_channel) -> str:
-    org_id = new_org_id()
-    await pb_grpc.OrgAdminStub(operator_channel).CreateOrg(
-        pb.CreateOrgRequest(context=OPERATOR, org_id=org_id, name="Org", admin_email="admin@x.test")
-    )
-    return org_id
-
-
-@pytest.fixture
-def prov(service_channel) -> pb_grpc.ProvisioningStub:
-    return pb_grpc.ProvisioningStub(service_channel)
-
-
 async def create(prov, org: str, user_name: str, **extra) -> pb.User:
     return await prov.CreateUser(
         pb.CreateUserRequest(
