@@ -86,11 +86,13 @@ def main() -> None:
     env.setdefault("IDENTITY_PORT", "50051")
     env["IDENTITY_ADDR"] = f"{env['IDENTITY_HOST']}:{env['IDENTITY_PORT']}"
 
-    # SIGTERM must unwind like Ctrl-C so the embedded Postgres is stopped.
+    # SIGTERM must unwind like Ctrl-C so the embedded Postgres is stopped; SIGINT
+    # is set explicitly too, since a shell's background job starts with it ignored.
     def _interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     env["DATABASE_URL"], postgres = _database_url(data_dir, env)
     child = subprocess.Popen([sys.executable, "-m", "identity_svc"], env=env)
     try:

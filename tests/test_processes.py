@@ -66,8 +66,8 @@ def _start(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
-def _stop(process: subprocess.Popen[str]) -> int:
-    process.send_signal(signal.SIGTERM)
+def _stop(process: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int:
+    process.send_signal(signum)
     return process.wait(timeout=30)
 
 
@@ -157,7 +157,7 @@ def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
             assert json.loads(key.stdout)["scim_url"] == "https://scim.example.test/scim/v2/acme"
             assert oct((data_dir / "operator-token").stat().st_mode & 0o777) == "0o600"
         finally:
-            exit_code = _stop(process)
+            exit_code = _stop(process, signal.SIGINT)  # what Ctrl-C sends
     assert exit_code == 0
     assert not _postgres_running_in(data_dir)
     shutil.rmtree(data_dir)
