@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,10 +58,24 @@ def _wait_until_serving(address: str, child: subprocess.Popen[bytes]) -> None:
     sys.exit(f"identity service did not become ready within {_READY_TIMEOUT_SECONDS:.0f} s")
 
 
+def _wait_until_http(url: str, child: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            sys.exit("gateway exited during start-up; see its log above")
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 -- our own local URL
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"gateway did not become ready within {_READY_TIMEOUT_SECONDS:.0f} s")
+
+
 def _banner(env: Mapping[str, str], data_dir: Path) -> str:
-    public = env.get("SCIM_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    public = env["SCIM_PUBLIC_URL"]
     return f"""
 graphos-scim is running.
+  SCIM gateway (HTTP):     http://{env["GATEWAY_HOST"]}:{env["GATEWAY_PORT"]}
   identity service (gRPC): {env["IDENTITY_ADDR"]}
   operator token:          {data_dir / "operator-token"} (identityctl reads it)
   SCIM base URL of an org: {public}/scim/v2/<org>
@@ -85,6 +100,9 @@ def main() -> None:
     env.setdefault("IDENTITY_HOST", "127.0.0.1")
     env.setdefault("IDENTITY_PORT", "50051")
     env["IDENTITY_ADDR"] = f"{env['IDENTITY_HOST']}:{env['IDENTITY_PORT']}"
+    env.setdefault("GATEWAY_HOST", "127.0.0.1")
+    env.setdefault("GATEWAY_PORT", "8080")
+    env["SCIM_PUBLIC_URL"] = env.get("SCIM_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
 
     # SIGTERM must unwind like Ctrl-C so the embedded Postgres is stopped; SIGINT
     # is set explicitly too, since a shell's background job starts with it ignored.
@@ -94,19 +112,32 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     env["DATABASE_URL"], postgres = _database_url(data_dir, env)
-    child = subprocess.Popen([sys.executable, "-m", "identity_svc"], env=env)
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        _wait_until_serving(env["IDENTITY_ADDR"], child)
+        children.append(_start("identity_svc", env))
+        _wait_until_serving(env["IDENTITY_ADDR"], children[0])
+        children.append(_start("gateway", env))
+        _wait_until_http(f"http://{env['GATEWAY_HOST']}:{env['GATEWAY_PORT']}/healthz", children[1])
         print(_banner(env, data_dir), flush=True)
-        child.wait()
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-            child.wait(timeout=30)
+        for child in reversed(children):  # the gateway first: it depends on the other
+            _stop(child)
         if postgres is not None:
             postgres.cleanup()
+
+
+def _start(module: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", module], env=env)  # noqa: S603
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=30)
 
 
 if __name__ == "__main__":

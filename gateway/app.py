@@ -1,0 +1,39 @@
+"""create_app: the aiohttp application, its middlewares, routes and resources."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+from aiohttp import web
+
+from gateway.auth import auth_middleware
+from gateway.identity_client import IdentityClient
+from gateway.key_cache import KeyCache
+from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
+from gateway.rate_limit import RateLimiter
+from gateway.responses import error_middleware
+from gateway.routes import setup_routes
+from gateway.settings import Settings
+
+
+async def _identity_channel(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    channel = grpc.aio.insecure_channel(settings.identity_addr)
+    app[IDENTITY] = IdentityClient(channel, settings)
+    yield
+    await channel.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    # Error handling is outermost, so auth failures are SCIM errors too.
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[KEY_CACHE] = KeyCache(settings.key_cache_seconds)
+    app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.cleanup_ctx.append(_identity_channel)
+    setup_routes(app)
+    return app

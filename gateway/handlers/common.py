@@ -1,0 +1,175 @@
+"""What every SCIM handler needs: body, base URL, actor, ETags, list params."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.auth import KEY_ID
+from gateway.identity_client import IdentityClient
+from gateway.keys import IDENTITY, SETTINGS
+from gateway.responses import REQUEST_ID, scim_json
+from gateway.scim.filter import parse_attribute_path, parse_filter
+from gateway.scim.projection import Projection
+from gateway.scim.resources import etag, parse_etag
+from identity_api.v1 import identity_pb2 as pb
+
+SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+
+
+def identity(request: web.Request) -> IdentityClient:
+    return request.app[IDENTITY]
+
+
+async def call(request: web.Request, method: str, message: Any) -> Any:
+    """Call the identity service for this request (credential, id, deadline)."""
+    return await identity(request).call(method, message, request[REQUEST_ID])
+
+
+def base_url(request: web.Request) -> str:
+    """The org's SCIM base URL as the outside world knows it."""
+    return f"{request.app[SETTINGS].public_url}/scim/v2/{request.match_info['org']}"
+
+
+def org_id(request: web.Request) -> str:
+    return request.match_info["org"]
+
+
+def writer(request: web.Request) -> pb.RequestContext:
+    return pb.RequestContext(
+        actor=pb.Actor(scim_key_id=request[KEY_ID]), request_id=request[REQUEST_ID]
+    )
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON (application/scim+json or application/json)."""
+    raw = await request.read()  # aiohttp enforces the size limit: 413
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise errors.InvalidSyntax(f"the body is not valid JSON: {exc}") from exc
+
+
+async def read_object(request: web.Request) -> dict[str, Any]:
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise errors.InvalidSyntax("the body must be a JSON object")
+    return body
+
+
+def expected_version(request: web.Request) -> int | None:
+    """If-Match as a version; `*` or no header means any version."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    version = parse_etag(header)
+    if version is None:
+        raise errors.PreconditionFailed("If-Match does not match the resource's version")
+    return version
+
+
+def none_match(request: web.Request, version: int) -> bool:
+    """Whether If-None-Match names this version (or `*`)."""
+    header = request.headers.get("If-None-Match")
+    if header is None:
+        return False
+    tags = [t.strip() for t in header.split(",")]
+    return "*" in tags or any(parse_etag(t) == version for t in tags)
+
+
+def resource_response(resource: dict[str, Any], version: int, *, status: int = 200) -> web.Response:
+    location = resource.get("meta", {}).get("location", "")
+    headers = {"ETag": etag(version)}
+    if location:
+        headers["Location"] = location
+    return scim_json(resource, status=status, headers=headers)
+
+
+@dataclass(frozen=True)
+class ListParams:
+    filter: pb.Filter | None
+    sort: pb.SortOrder | None
+    page: pb.Page
+    projection: Projection
+    by_cursor: bool
+
+
+def _int(params: Mapping[str, Any], name: str) -> int | None:
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise errors.InvalidValue(f"{name} must be an integer") from exc
+
+
+def _text(params: Mapping[str, Any], name: str) -> str | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    if isinstance(value, list):  # .search bodies may send lists of names
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise errors.InvalidValue(f"{name} must be a string")
+    return value
+
+
+def _page(params: Mapping[str, Any], max_page_size: int) -> tuple[pb.Page, bool]:
+    count = _int(params, "count")
+    if count is not None:
+        count = max(0, min(count, max_page_size))
+    if "cursor" in params:  # RFC 9865: an empty cursor asks for the first page
+        cursor = pb.CursorPage(cursor=_text(params, "cursor") or "")
+        if count is not None:
+            cursor.count = count
+        return pb.Page(cursor=cursor), True
+    index = pb.IndexPage(start_index=max(1, _int(params, "startIndex") or 1))
+    if count is not None:
+        index.count = count
+    return pb.Page(index=index), False
+
+
+def _sort(params: Mapping[str, Any]) -> pb.SortOrder | None:
+    by = _text(params, "sortBy")
+    if not by:
+        return None
+    order = (_text(params, "sortOrder") or "ascending").lower()
+    if order not in ("ascending", "descending"):
+        raise errors.InvalidValue('sortOrder must be "ascending" or "descending"')
+    return pb.SortOrder(by=parse_attribute_path(by), descending=order == "descending")
+
+
+def list_params(params: Mapping[str, Any], max_page_size: int) -> ListParams:
+    """Query parameters (GET) or a SearchRequest body (POST .search)."""
+    text = _text(params, "filter")
+    page, by_cursor = _page(params, max_page_size)
+    return ListParams(
+        filter=parse_filter(text) if text else None,
+        sort=_sort(params),
+        page=page,
+        projection=Projection.from_params(
+            _text(params, "attributes"), _text(params, "excludedAttributes")
+        ),
+        by_cursor=by_cursor,
+    )
+
+
+async def search_params(request: web.Request) -> ListParams:
+    """The parameters of a POST .search (RFC 7644 §3.4.3)."""
+    body = await read_object(request)
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or SEARCH_REQUEST_SCHEMA not in schemas:
+        raise errors.InvalidSyntax(f"a search request must declare {SEARCH_REQUEST_SCHEMA}")
+    return list_params(body, request.app[SETTINGS].max_page_size)
+
+
+def projection(request: web.Request) -> Projection:
+    return Projection.from_params(
+        request.query.get("attributes"), request.query.get("excludedAttributes")
+    )

@@ -1,0 +1,265 @@
+"""/Groups: thin handlers. Membership changes travel as typed PATCH operations.
+
+Members are carried inline only for groups of at most
+`group_members_inline_max` members; a GET of a larger group streams its
+members page by page, so no process holds the whole list at once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.handlers.common import (
+    ListParams,
+    base_url,
+    call,
+    expected_version,
+    list_params,
+    none_match,
+    org_id,
+    projection,
+    read_object,
+    resource_response,
+    search_params,
+    writer,
+)
+from gateway.keys import SETTINGS
+from gateway.responses import SCIM_CONTENT_TYPE, scim_json
+from gateway.scim.patch import parse_patch_request
+from gateway.scim.projection import Projection
+from gateway.scim.resources import etag, group_resource, list_response, member_value
+from identity_api.v1 import identity_pb2 as pb
+
+_MEMBER_PAGE = 1000
+
+
+def _inclusion(request: web.Request, wanted: bool) -> pb.MemberInclusion:
+    limit = request.app[SETTINGS].group_members_inline_max
+    return pb.MemberInclusion(include=wanted, max_members=limit)
+
+
+def _field(body: dict[str, Any], name: str) -> Any:
+    """A body attribute, by its name matched case-insensitively (RFC 7643 §2.1)."""
+    for key, value in body.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _group_fields(body: dict[str, Any]) -> tuple[str, str, list[str]]:
+    """displayName, externalId and member ids of a POST/PUT body."""
+    name = _field(body, "displayName")
+    if not isinstance(name, str) or not name.strip():
+        raise errors.InvalidValue("displayName is required and must be a non-empty string")
+    external_id = _field(body, "externalId")
+    if external_id is not None and not isinstance(external_id, str):
+        raise errors.InvalidValue("externalId must be a string")
+    members = _field(body, "members") or []
+    if not isinstance(members, list):
+        raise errors.InvalidValue("members must be a list")
+    ids = []
+    for member in members:
+        if not isinstance(member, dict) or not isinstance(member.get("value"), str):
+            raise errors.InvalidValue('each member needs a string "value" (a user id)')
+        if str(member.get("type", "User")).lower() != "user":
+            raise errors.InvalidValue("only users can be members; nested groups are not supported")
+        ids.append(member["value"])
+    return name, external_id or "", ids
+
+
+async def _listing(request: web.Request, params: ListParams) -> web.Response:
+    reply = await call(
+        request,
+        "ListGroups",
+        pb.ListGroupsRequest(
+            org_id=org_id(request),
+            filter=params.filter,
+            sort=params.sort,
+            page=params.page,
+            members=_inclusion(request, params.projection.wants("members")),
+        ),
+    )
+    base = base_url(request)
+    resources = [params.projection.apply(group_resource(g, base)) for g in reply.groups]
+    start = None if params.by_cursor else reply.start_index
+    cursor = reply.next_cursor if params.by_cursor else None
+    return scim_json(list_response(resources, reply.total_results, start, cursor))
+
+
+async def list_groups(request: web.Request) -> web.Response:
+    return await _listing(request, list_params(request.query, request.app[SETTINGS].max_page_size))
+
+
+async def search_groups(request: web.Request) -> web.Response:
+    return await _listing(request, await search_params(request))
+
+
+def _group_response(
+    request: web.Request, group: pb.Group, view: Projection, status: int = 200
+) -> web.Response:
+    resource = view.apply(group_resource(group, base_url(request)))
+    return resource_response(resource, group.meta.version, status=status)
+
+
+# Operations: shared by the HTTP handlers below and by /Bulk.
+
+
+async def create(request: web.Request, body: dict[str, Any]) -> pb.Group:
+    name, external_id, member_ids = _group_fields(body)
+    message = pb.CreateGroupRequest(
+        context=writer(request),
+        org_id=org_id(request),
+        display_name=name,
+        external_id=external_id,
+        member_ids=member_ids,
+        members=_inclusion(request, projection(request).wants("members")),
+    )
+    resource: pb.Group = await call(request, "CreateGroup", message)
+    return resource
+
+
+async def replace(
+    request: web.Request, group_id: str, body: dict[str, Any], version: int | None
+) -> pb.Group:
+    name, external_id, member_ids = _group_fields(body)
+    message = pb.ReplaceGroupRequest(
+        context=writer(request),
+        org_id=org_id(request),
+        group_id=group_id,
+        display_name=name,
+        external_id=external_id,
+        member_ids=member_ids,
+        members=_inclusion(request, projection(request).wants("members")),
+    )
+    if version is not None:
+        message.expected_version = version
+    resource: pb.Group = await call(request, "ReplaceGroup", message)
+    return resource
+
+
+async def patch(
+    request: web.Request, group_id: str, body: dict[str, Any], version: int | None
+) -> pb.Group:
+    message = pb.PatchGroupRequest(
+        context=writer(request),
+        org_id=org_id(request),
+        group_id=group_id,
+        operations=parse_patch_request(body, "Group"),
+        members=_inclusion(request, projection(request).wants("members")),
+    )
+    if version is not None:
+        message.expected_version = version
+    resource: pb.Group = await call(request, "PatchGroup", message)
+    return resource
+
+
+async def delete(request: web.Request, group_id: str, version: int | None) -> None:
+    message = pb.DeleteGroupRequest(
+        context=writer(request), org_id=org_id(request), group_id=group_id
+    )
+    if version is not None:
+        message.expected_version = version
+    await call(request, "DeleteGroup", message)
+
+
+async def create_group(request: web.Request) -> web.Response:
+    group = await create(request, await read_object(request))
+    return _group_response(request, group, projection(request), status=201)
+
+
+async def _stream_members(
+    request: web.Request, group: pb.Group, view: Projection
+) -> web.StreamResponse:
+    """A large group's JSON, its members written one page at a time."""
+    resource = view.apply(group_resource(group, base_url(request)))
+    head = json.dumps(resource, ensure_ascii=False)[:-1] + ', "members": ['
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": f"{SCIM_CONTENT_TYPE}; charset=utf-8",
+            "ETag": etag(group.meta.version),
+            "Location": resource["meta"]["location"] if "meta" in resource else "",
+        }
+    )
+    await response.prepare(request)
+    await response.write(head.encode())
+    after, first, base = "", True, base_url(request)
+    while True:
+        page = await call(
+            request,
+            "ListGroupMembers",
+            pb.ListGroupMembersRequest(
+                org_id=group.org_id, group_id=group.id, after_user_id=after, count=_MEMBER_PAGE
+            ),
+        )
+        for member in page.members:
+            prefix = "" if first else ", "
+            await response.write((prefix + json.dumps(member_value(member, base))).encode())
+            first = False
+        if not page.next_after_user_id:
+            break
+        after = page.next_after_user_id
+    await response.write(b"]}")
+    await response.write_eof()
+    return response
+
+
+async def get_group(request: web.Request) -> web.StreamResponse:
+    view = projection(request)
+    wanted = view.wants("members")
+    group = await call(
+        request,
+        "GetGroup",
+        pb.GetGroupRequest(
+            org_id=org_id(request),
+            group_id=request.match_info["id"],
+            members=_inclusion(request, wanted),
+        ),
+    )
+    if none_match(request, group.meta.version):
+        return web.Response(status=304, headers={"ETag": etag(group.meta.version)})
+    if wanted and not group.members_included:
+        return await _stream_members(request, group, view)
+    return _group_response(request, group, view)
+
+
+async def _refuse_if_none_match(request: web.Request) -> None:
+    if "If-None-Match" in request.headers:
+        group = await call(
+            request,
+            "GetGroup",
+            pb.GetGroupRequest(org_id=org_id(request), group_id=request.match_info["id"]),
+        )
+        if none_match(request, group.meta.version):
+            raise errors.PreconditionFailed("the resource matches If-None-Match")
+
+
+async def replace_group(request: web.Request) -> web.Response:
+    await _refuse_if_none_match(request)
+    body = await read_object(request)
+    group = await replace(request, request.match_info["id"], body, expected_version(request))
+    return _group_response(request, group, projection(request))
+
+
+def _patched_response(request: web.Request, group: pb.Group, view: Projection) -> web.Response:
+    # RFC 7644 §3.5.2: a PATCH may answer 204; we do for groups too large to
+    # return, so the cost of a membership change never grows with the group.
+    if view.wants("members") and not group.members_included and group.member_count > 0:
+        return web.Response(status=204, headers={"ETag": etag(group.meta.version)})
+    return _group_response(request, group, view)
+
+
+async def patch_group(request: web.Request) -> web.Response:
+    await _refuse_if_none_match(request)
+    body = await read_object(request)
+    group = await patch(request, request.match_info["id"], body, expected_version(request))
+    return _patched_response(request, group, projection(request))
+
+
+async def delete_group(request: web.Request) -> web.Response:
+    await _refuse_if_none_match(request)
+    await delete(request, request.match_info["id"], expected_version(request))
+    return web.Response(status=204)

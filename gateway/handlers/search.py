@@ -1,0 +1,61 @@
+"""POST /.search at the org root (RFC 7644 §3.4.3): Users, then Groups.
+
+One index walks the concatenation: Users first, then Groups. A filter that
+names an attribute only one resource type has matches nothing of the other.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway import errors
+from gateway.handlers.common import base_url, call, org_id, search_params
+from gateway.responses import scim_json
+from gateway.scim.resources import group_resource, list_response, user_resource
+from identity_api.v1 import identity_pb2 as pb
+
+
+async def _listed(request: web.Request, method: str, message: Any) -> Any | None:
+    """The listing, or None when the filter does not apply to this type."""
+    try:
+        return await call(request, method, message)
+    except errors.InvalidFilter:
+        return None
+
+
+async def search_all(request: web.Request) -> web.Response:
+    params = await search_params(request)
+    if params.by_cursor:
+        raise errors.InvalidValue("cursor pagination is not supported by the root .search")
+    index = params.page.index
+    start = index.start_index
+    count = index.count if index.HasField("count") else None
+    users_page = pb.Page(index=pb.IndexPage(start_index=start, count=count))
+    users = await _listed(
+        request,
+        "ListUsers",
+        pb.ListUsersRequest(org_id=org_id(request), filter=params.filter, page=users_page),
+    )
+    users_total = users.total_results if users else 0
+    found = list(users.users) if users else []
+    remaining = None if count is None else max(0, count - len(found))
+    groups_page = pb.IndexPage(start_index=max(1, start - users_total))
+    if remaining is not None:
+        groups_page.count = remaining
+    groups = await _listed(
+        request,
+        "ListGroups",
+        pb.ListGroupsRequest(
+            org_id=org_id(request), filter=params.filter, page=pb.Page(index=groups_page)
+        ),
+    )
+    if users is None and groups is None:
+        raise errors.InvalidFilter("the filter applies to neither Users nor Groups")
+    base = base_url(request)
+    resources = [params.projection.apply(user_resource(u, base)) for u in found]
+    if groups is not None and (start + len(found) > users_total):
+        resources += [params.projection.apply(group_resource(g, base)) for g in groups.groups]
+    total = users_total + (groups.total_results if groups else 0)
+    return scim_json(list_response(resources, total, start))

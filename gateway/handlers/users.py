@@ -1,0 +1,172 @@
+"""/Users: thin handlers — parse, call the identity service, shape SCIM JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from google.protobuf import struct_pb2
+
+from gateway import errors
+from gateway.handlers.common import (
+    ListParams,
+    base_url,
+    call,
+    expected_version,
+    list_params,
+    none_match,
+    org_id,
+    projection,
+    read_object,
+    resource_response,
+    search_params,
+    writer,
+)
+from gateway.keys import SETTINGS
+from gateway.responses import scim_json
+from gateway.scim.patch import coerce_user_booleans, parse_patch_request
+from gateway.scim.resources import etag, list_response, user_resource
+from identity_api.v1 import identity_pb2 as pb
+
+
+def _attributes(body: dict[str, Any]) -> struct_pb2.Struct:
+    attributes = struct_pb2.Struct()
+    try:
+        attributes.update(coerce_user_booleans(body))
+    except (TypeError, ValueError) as exc:
+        raise errors.InvalidSyntax(f"the body holds a value SCIM cannot carry: {exc}") from exc
+    return attributes
+
+
+async def _listing(request: web.Request, params: ListParams) -> web.Response:
+    reply = await call(
+        request,
+        "ListUsers",
+        pb.ListUsersRequest(
+            org_id=org_id(request),
+            filter=params.filter,
+            sort=params.sort,
+            page=params.page,
+            include_groups=params.projection.wants("groups"),
+        ),
+    )
+    base = base_url(request)
+    resources = [params.projection.apply(user_resource(u, base)) for u in reply.users]
+    start = None if params.by_cursor else reply.start_index
+    cursor = reply.next_cursor if params.by_cursor else None
+    return scim_json(list_response(resources, reply.total_results, start, cursor))
+
+
+async def list_users(request: web.Request) -> web.Response:
+    return await _listing(request, list_params(request.query, request.app[SETTINGS].max_page_size))
+
+
+async def search_users(request: web.Request) -> web.Response:
+    return await _listing(request, await search_params(request))
+
+
+def _user_response(request: web.Request, user: pb.User, status: int = 200) -> web.Response:
+    resource = projection(request).apply(user_resource(user, base_url(request)))
+    return resource_response(resource, user.meta.version, status=status)
+
+
+# Operations: shared by the HTTP handlers below and by /Bulk.
+
+
+async def create(request: web.Request, body: dict[str, Any]) -> pb.User:
+    message = pb.CreateUserRequest(
+        context=writer(request), org_id=org_id(request), attributes=_attributes(body)
+    )
+    resource: pb.User = await call(request, "CreateUser", message)
+    return resource
+
+
+async def replace(
+    request: web.Request, user_id: str, body: dict[str, Any], version: int | None
+) -> pb.User:
+    message = pb.ReplaceUserRequest(
+        context=writer(request),
+        org_id=org_id(request),
+        user_id=user_id,
+        attributes=_attributes(body),
+        include_groups=projection(request).wants("groups"),
+    )
+    if version is not None:
+        message.expected_version = version
+    resource: pb.User = await call(request, "ReplaceUser", message)
+    return resource
+
+
+async def patch(
+    request: web.Request, user_id: str, body: dict[str, Any], version: int | None
+) -> pb.User:
+    message = pb.PatchUserRequest(
+        context=writer(request),
+        org_id=org_id(request),
+        user_id=user_id,
+        operations=parse_patch_request(body, "User"),
+        include_groups=projection(request).wants("groups"),
+    )
+    if version is not None:
+        message.expected_version = version
+    resource: pb.User = await call(request, "PatchUser", message)
+    return resource
+
+
+async def delete(request: web.Request, user_id: str, version: int | None) -> None:
+    message = pb.DeleteUserRequest(context=writer(request), org_id=org_id(request), user_id=user_id)
+    if version is not None:
+        message.expected_version = version
+    await call(request, "DeleteUser", message)
+
+
+async def _current(request: web.Request, include_groups: bool) -> pb.User:
+    user: pb.User = await call(
+        request,
+        "GetUser",
+        pb.GetUserRequest(
+            org_id=org_id(request),
+            user_id=request.match_info["id"],
+            include_groups=include_groups,
+        ),
+    )
+    return user
+
+
+async def _refuse_if_none_match(request: web.Request) -> None:
+    """If-None-Match on a write: 412 when it names the current version."""
+    if "If-None-Match" in request.headers:
+        user = await _current(request, include_groups=False)
+        if none_match(request, user.meta.version):
+            raise errors.PreconditionFailed("the resource matches If-None-Match")
+
+
+async def create_user(request: web.Request) -> web.Response:
+    return _user_response(request, await create(request, await read_object(request)), 201)
+
+
+async def get_user(request: web.Request) -> web.Response:
+    user = await _current(request, projection(request).wants("groups"))
+    if none_match(request, user.meta.version):
+        return web.Response(status=304, headers={"ETag": etag(user.meta.version)})
+    return _user_response(request, user)
+
+
+async def replace_user(request: web.Request) -> web.Response:
+    await _refuse_if_none_match(request)
+    body = await read_object(request)
+    user = await replace(request, request.match_info["id"], body, expected_version(request))
+    return _user_response(request, user)
+
+
+async def patch_user(request: web.Request) -> web.Response:
+    await _refuse_if_none_match(request)
+    body = await read_object(request)
+    user = await patch(request, request.match_info["id"], body, expected_version(request))
+    return _user_response(request, user)
+
+
+async def delete_user(request: web.Request) -> web.Response:
+    await _refuse_if_none_match(request)
+    await delete(request, request.match_info["id"], expected_version(request))
+    return web.Response(status=204)

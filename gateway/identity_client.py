@@ -1,0 +1,86 @@
+"""The gateway's one way to the identity service.
+
+Every call carries the service credential, the request id and a deadline.
+`map_rpc_errors()` is the only translation of gRPC failures into SCIM errors:
+it reads the status code and the google.rpc.ErrorInfo reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from gateway import errors
+from identity_api.v1 import identity_pb2_grpc as pb_grpc
+
+if TYPE_CHECKING:
+    from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+
+_BY_REASON: dict[str, type[errors.ScimError]] = {
+    "NOT_FOUND": errors.NotFound,
+    "UNIQUENESS": errors.Conflict,
+    "VERSION_MISMATCH": errors.PreconditionFailed,
+    "INVALID_FILTER": errors.InvalidFilter,
+    "INVALID_VALUE": errors.InvalidValue,
+    "INVALID_PATH": errors.InvalidPath,
+    "NO_TARGET": errors.NoTarget,
+    "MUTABILITY": errors.Mutability,
+    "INVALID_CURSOR": errors.InvalidCursor,
+    "TOO_MANY": errors.TooMany,
+    "PERMISSION_DENIED": errors.Forbidden,
+}
+
+_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _reason(exc: grpc.aio.AioRpcError) -> str:
+    status = rpc_status.from_call(exc)
+    for detail in status.details if status else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return str(info.reason)
+    return ""
+
+
+@contextmanager
+def map_rpc_errors() -> Iterator[None]:
+    """Re-raise identity service failures as the SCIM error they mean."""
+    try:
+        yield
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in _UNAVAILABLE:
+            raise errors.ServiceUnavailable(
+                "the identity service is unavailable; retry later",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            ) from exc
+        error = _BY_REASON.get(_reason(exc))
+        if error is None:
+            raise  # a bug or misconfiguration: the error middleware logs it, answers 500
+        raise error(exc.details() or error.__name__) from exc
+
+
+class IdentityClient:
+    """Provisioning RPCs with credentials, request ids and deadlines."""
+
+    def __init__(self, channel: grpc.aio.Channel, settings: Settings) -> None:
+        self._stub = pb_grpc.ProvisioningStub(channel)
+        self._token = settings.service_token
+        self._timeout = settings.identity_timeout_seconds
+
+    async def call(self, method: str, request: Any, request_id: str) -> Any:
+        """Call Provisioning.`method`, mapping failures to SCIM errors."""
+        metadata = (("authorization", f"Bearer {self._token}"), ("x-request-id", request_id))
+        with map_rpc_errors():
+            return await getattr(self._stub, method)(
+                request, metadata=metadata, timeout=self._timeout
+            )

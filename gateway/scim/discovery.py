@@ -1,0 +1,157 @@
+"""Discovery documents (RFC 7643 §5-§7): truthful about what we support.
+
+The User schemas are the identity service's own tables
+(identity_svc/domain/user_schema.py), so what we publish is what is enforced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.scim.resources import GROUP_SCHEMA, LIST_SCHEMA
+from gateway.settings import Settings
+from identity_svc.domain.user_schema import CORE_USER, ENTERPRISE_USER, Attribute, Schema
+
+SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
+RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
+SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
+
+GROUP = Schema(
+    id=GROUP_SCHEMA,
+    name="Group",
+    description="Group",
+    attributes=(
+        Attribute("displayName", required=True, description="A human-readable name."),
+        Attribute(
+            "members",
+            "complex",
+            "Users in the group (groups cannot be members).",
+            multi_valued=True,
+            sub_attributes=(
+                Attribute("value", mutability="immutable", description="The member's id."),
+                Attribute("display", mutability="readOnly", description="The member's name."),
+                Attribute(
+                    "$ref",
+                    "reference",
+                    "The member's URI.",
+                    mutability="immutable",
+                    reference_types=("User",),
+                ),
+                Attribute(
+                    "type",
+                    mutability="immutable",
+                    canonical_values=("User",),
+                    description="Always User.",
+                ),
+            ),
+        ),
+    ),
+)
+
+SCHEMAS = (CORE_USER, ENTERPRISE_USER, GROUP)
+
+
+def _attribute(attribute: Attribute) -> dict[str, Any]:
+    rendered: dict[str, Any] = {
+        "name": attribute.name,
+        "type": attribute.type,
+        "multiValued": attribute.multi_valued,
+        "description": attribute.description,
+        "required": attribute.required,
+        "caseExact": attribute.case_exact,
+        "mutability": attribute.mutability,
+        "returned": attribute.returned,
+        "uniqueness": attribute.uniqueness,
+    }
+    if attribute.canonical_values:
+        rendered["canonicalValues"] = list(attribute.canonical_values)
+    if attribute.reference_types:
+        rendered["referenceTypes"] = list(attribute.reference_types)
+    if attribute.sub_attributes:
+        rendered["subAttributes"] = [_attribute(a) for a in attribute.sub_attributes]
+    return rendered
+
+
+def schema_resource(schema: Schema, base_url: str) -> dict[str, Any]:
+    return {
+        "schemas": [SCHEMA_SCHEMA],
+        "id": schema.id,
+        "name": schema.name,
+        "description": schema.description,
+        "attributes": [_attribute(a) for a in schema.attributes],
+        "meta": {"resourceType": "Schema", "location": f"{base_url}/Schemas/{schema.id}"},
+    }
+
+
+def resource_types(base_url: str) -> list[dict[str, Any]]:
+    def resource_type(name: str, endpoint: str, schema: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "schemas": [RESOURCE_TYPE_SCHEMA],
+            "id": name,
+            "name": name,
+            "endpoint": endpoint,
+            "description": name,
+            "schema": schema,
+            **extra,
+            "meta": {
+                "resourceType": "ResourceType",
+                "location": f"{base_url}/ResourceTypes/{name}",
+            },
+        }
+
+    return [
+        resource_type(
+            "User",
+            "/Users",
+            CORE_USER.id,
+            schemaExtensions=[{"schema": ENTERPRISE_USER.id, "required": False}],
+        ),
+        resource_type("Group", "/Groups", GROUP_SCHEMA),
+    ]
+
+
+def service_provider_config(settings: Settings, base_url: str) -> dict[str, Any]:
+    return {
+        "schemas": [SPC_SCHEMA],
+        "documentationUri": "https://www.rfc-editor.org/rfc/rfc7644",
+        "patch": {"supported": True},
+        "bulk": {
+            "supported": True,
+            "maxOperations": settings.bulk_max_operations,
+            "maxPayloadSize": settings.max_body_bytes,
+        },
+        "filter": {"supported": True, "maxResults": settings.max_page_size},
+        "changePassword": {"supported": False},
+        "sort": {"supported": True},
+        "etag": {"supported": True},
+        # RFC 9865 §5
+        "pagination": {
+            "cursor": True,
+            "index": True,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": settings.max_page_size,
+            "maxPageSize": settings.max_page_size,
+        },
+        "authenticationSchemes": [
+            {
+                "type": "oauthbearertoken",
+                "name": "Bearer SCIM key",
+                "description": "A SCIM key of the org, sent as 'Authorization: Bearer <key>'.",
+                "primary": True,
+            }
+        ],
+        "meta": {
+            "resourceType": "ServiceProviderConfig",
+            "location": f"{base_url}/ServiceProviderConfig",
+        },
+    }
+
+
+def listed(resources: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "schemas": [LIST_SCHEMA],
+        "totalResults": len(resources),
+        "itemsPerPage": len(resources),
+        "startIndex": 1,
+        "Resources": resources,
+    }

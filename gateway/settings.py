@@ -1,0 +1,64 @@
+"""Configuration of the gateway: the only reader of the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigError(ValueError):
+    """The environment does not describe a runnable gateway."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    identity_addr: str
+    # Bearer credential the identity service accepts from internal services.
+    service_token: str
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # External origin (behind an Ingress it differs from the bind address).
+    public_url: str = "http://127.0.0.1:8080"
+    max_page_size: int = 1000
+    # Groups with more members than this are listed without members, and a
+    # PATCH of one answers 204 instead of the resource.
+    group_members_inline_max: int = 1000
+    max_body_bytes: int = 1024 * 1024
+    bulk_max_operations: int = 1000
+    # Per key and replica: sustained requests/s and burst.
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 500
+    # How long a verified key is trusted without asking again.
+    key_cache_seconds: float = 2.0
+    identity_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        token = env.get("IDENTITY_SERVICE_TOKEN", "")
+        if not token:
+            raise ConfigError("IDENTITY_SERVICE_TOKEN is required")
+        return cls(
+            identity_addr=env.get("IDENTITY_ADDR", "127.0.0.1:50051"),
+            service_token=token,
+            host=env.get("GATEWAY_HOST", "127.0.0.1"),
+            port=int(_number(env, "GATEWAY_PORT", 8080)),
+            public_url=env.get("SCIM_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+            max_page_size=int(_number(env, "SCIM_MAX_PAGE_SIZE", 1000)),
+            group_members_inline_max=int(_number(env, "SCIM_GROUP_MEMBERS_INLINE_MAX", 1000)),
+            max_body_bytes=int(_number(env, "SCIM_MAX_BODY_BYTES", 1024 * 1024)),
+            bulk_max_operations=int(_number(env, "SCIM_BULK_MAX_OPERATIONS", 1000)),
+            rate_limit_per_second=_number(env, "SCIM_RATE_LIMIT_PER_SECOND", 100.0),
+            rate_limit_burst=int(_number(env, "SCIM_RATE_LIMIT_BURST", 500)),
+            key_cache_seconds=_number(env, "SCIM_KEY_CACHE_SECONDS", 2.0),
+            identity_timeout_seconds=_number(env, "GATEWAY_IDENTITY_TIMEOUT_SECONDS", 10.0),
+        )
