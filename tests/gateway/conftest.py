@@ -1,5 +1,8 @@
-"""The whole HTTP → gRPC → SQL path in one process: a real aiohttp server
-(test client) in front of the real identity service on a real Postgres."""
+"""The whole HTTP → gRPC → SQL path in one process.
+
+A real aiohttp server (test client) in front of the real identity service on
+a real Postgres.
+"""
 
 from __future__ import annotations
 
