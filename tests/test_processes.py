@@ -15,7 +15,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -64,6 +66,14 @@ def _start(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def _scim_get(port: int, path: str, token: str) -> Any:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return json.load(response)
 
 
 def _stop(process: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int:
@@ -116,11 +126,16 @@ def _postgres_running_in(data_dir: Path) -> bool:
 def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
     # Under /tmp: as root, pgserver opens up every parent folder of its data dir.
     data_dir = Path(tempfile.mkdtemp(prefix="graphos-scim-stack-"))
-    port = _free_port()
+    port, http_port = _free_port(), _free_port()
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "IDENTITY_"))},
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DATABASE_URL", "IDENTITY_", "GATEWAY_"))
+        },
         "DATA_DIR": str(data_dir),
         "IDENTITY_PORT": str(port),
+        "GATEWAY_PORT": str(http_port),
         "SCIM_PUBLIC_URL": "https://scim.example.test",
     }
     with _start("devstack", env) as process:
@@ -155,6 +170,8 @@ def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
             )
             assert key.returncode == 0, key.stderr
             assert json.loads(key.stdout)["scim_url"] == "https://scim.example.test/scim/v2/acme"
+            listed = _scim_get(http_port, "/scim/v2/acme/Users", json.loads(key.stdout)["token"])
+            assert listed["totalResults"] == 1
             assert oct((data_dir / "operator-token").stat().st_mode & 0o777) == "0o600"
         finally:
             exit_code = _stop(process, signal.SIGINT)  # what Ctrl-C sends
