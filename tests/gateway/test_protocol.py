@@ -312,3 +312,27 @@ async def test_identity_service_down_is_503_with_retry_after(tenant, gateway_set
     assert response.status == 503
     assert response.headers["Retry-After"]
     assert body["status"] == "503"
+
+
+async def test_a_fault_is_a_generic_500_with_the_request_id(tenant, gateway_settings, caplog):
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from gateway.app import create_app
+    from tests.gateway.conftest import replace
+
+    # A gateway whose service credential the identity service refuses: a bug
+    # in deployment, not the client's fault.
+    misconfigured = replace(gateway_settings, service_token="not-the-service-token")
+    async with TestClient(TestServer(create_app(misconfigured))) as client:
+        response = await client.get(
+            f"{tenant.base}/Users", headers=tenant.headers(**{"X-Request-Id": "req-42"})
+        )
+        body = await response.json(content_type=None)
+    assert response.status == 500
+    assert body == {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": "500",
+        "detail": "internal error; request id req-42",
+    }
+    assert response.headers["X-Request-Id"] == "req-42"
+    assert "Traceback" in caplog.text  # the traceback went to the log
