@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -16,7 +16,7 @@ from gateway.keys import IDENTITY, SETTINGS
 from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.filter import parse_attribute_path, parse_filter
 from gateway.scim.projection import Projection
-from gateway.scim.resources import etag, parse_etag
+from gateway.scim.resources import etag, list_response, parse_etag
 from identity_api.v1 import identity_pb2 as pb
 
 SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
@@ -80,6 +80,32 @@ def none_match(request: web.Request, version: int) -> bool:
         return False
     tags = [t.strip() for t in header.split(",")]
     return "*" in tags or any(parse_etag(t) == version for t in tags)
+
+
+MessageT = TypeVar("MessageT")
+
+
+def with_version(message: MessageT, version: int | None) -> MessageT:
+    """Set a write request's expected version (If-Match), if there is one."""
+    if version is not None:
+        message.expected_version = version  # type: ignore[attr-defined]
+    return message
+
+
+async def refuse_if_none_match(
+    request: web.Request, current_version: Callable[[], Awaitable[int]]
+) -> None:
+    """If-None-Match on a write: 412 when it names the current version."""
+    if "If-None-Match" in request.headers and none_match(request, await current_version()):
+        raise errors.PreconditionFailed("the resource matches If-None-Match")
+
+
+def listing(params: ListParams, resources: list[dict[str, Any]], reply: Any) -> web.Response:
+    """The ListResponse of a page: index pages carry startIndex, cursor pages nextCursor."""
+    resources = [params.projection.apply(r) for r in resources]
+    if params.by_cursor:
+        return scim_json(list_response(resources, reply.total_results, None, reply.next_cursor))
+    return scim_json(list_response(resources, reply.total_results, reply.start_index))
 
 
 def resource_response(resource: dict[str, Any], version: int, *, status: int = 200) -> web.Response:

@@ -19,19 +19,22 @@ from gateway.handlers.common import (
     call,
     expected_version,
     list_params,
+    listing,
     none_match,
     org_id,
     projection,
     read_object,
+    refuse_if_none_match,
     resource_response,
     search_params,
+    with_version,
     writer,
 )
 from gateway.keys import SETTINGS
-from gateway.responses import SCIM_CONTENT_TYPE, scim_json
+from gateway.responses import SCIM_CONTENT_TYPE
 from gateway.scim.patch import parse_patch_request
 from gateway.scim.projection import Projection
-from gateway.scim.resources import etag, group_resource, list_response, member_value
+from gateway.scim.resources import etag, group_resource, member_value
 from identity_api.v1 import identity_pb2 as pb
 
 _MEMBER_PAGE = 1000
@@ -84,10 +87,7 @@ async def _listing(request: web.Request, params: ListParams) -> web.Response:
         ),
     )
     base = base_url(request)
-    resources = [params.projection.apply(group_resource(g, base)) for g in reply.groups]
-    start = None if params.by_cursor else reply.start_index
-    cursor = reply.next_cursor if params.by_cursor else None
-    return scim_json(list_response(resources, reply.total_results, start, cursor))
+    return listing(params, [group_resource(g, base) for g in reply.groups], reply)
 
 
 async def list_groups(request: web.Request) -> web.Response:
@@ -135,9 +135,7 @@ async def replace(
         member_ids=member_ids,
         members=_inclusion(request, projection(request).wants("members")),
     )
-    if version is not None:
-        message.expected_version = version
-    resource: pb.Group = await call(request, "ReplaceGroup", message)
+    resource: pb.Group = await call(request, "ReplaceGroup", with_version(message, version))
     return resource
 
 
@@ -151,9 +149,7 @@ async def patch(
         operations=parse_patch_request(body, "Group"),
         members=_inclusion(request, projection(request).wants("members")),
     )
-    if version is not None:
-        message.expected_version = version
-    resource: pb.Group = await call(request, "PatchGroup", message)
+    resource: pb.Group = await call(request, "PatchGroup", with_version(message, version))
     return resource
 
 
@@ -161,9 +157,7 @@ async def delete(request: web.Request, group_id: str, version: int | None) -> No
     message = pb.DeleteGroupRequest(
         context=writer(request), org_id=org_id(request), group_id=group_id
     )
-    if version is not None:
-        message.expected_version = version
-    await call(request, "DeleteGroup", message)
+    await call(request, "DeleteGroup", with_version(message, version))
 
 
 async def create_group(request: web.Request) -> web.Response:
@@ -227,14 +221,15 @@ async def get_group(request: web.Request) -> web.StreamResponse:
 
 
 async def _refuse_if_none_match(request: web.Request) -> None:
-    if "If-None-Match" in request.headers:
+    async def version() -> int:
         group = await call(
             request,
             "GetGroup",
             pb.GetGroupRequest(org_id=org_id(request), group_id=request.match_info["id"]),
         )
-        if none_match(request, group.meta.version):
-            raise errors.PreconditionFailed("the resource matches If-None-Match")
+        return int(group.meta.version)
+
+    await refuse_if_none_match(request, version)
 
 
 async def replace_group(request: web.Request) -> web.Response:

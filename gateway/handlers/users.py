@@ -14,18 +14,20 @@ from gateway.handlers.common import (
     call,
     expected_version,
     list_params,
+    listing,
     none_match,
     org_id,
     projection,
     read_object,
+    refuse_if_none_match,
     resource_response,
     search_params,
+    with_version,
     writer,
 )
 from gateway.keys import SETTINGS
-from gateway.responses import scim_json
 from gateway.scim.patch import coerce_user_booleans, parse_patch_request
-from gateway.scim.resources import etag, list_response, user_resource
+from gateway.scim.resources import etag, user_resource
 from identity_api.v1 import identity_pb2 as pb
 
 
@@ -51,10 +53,7 @@ async def _listing(request: web.Request, params: ListParams) -> web.Response:
         ),
     )
     base = base_url(request)
-    resources = [params.projection.apply(user_resource(u, base)) for u in reply.users]
-    start = None if params.by_cursor else reply.start_index
-    cursor = reply.next_cursor if params.by_cursor else None
-    return scim_json(list_response(resources, reply.total_results, start, cursor))
+    return listing(params, [user_resource(u, base) for u in reply.users], reply)
 
 
 async def list_users(request: web.Request) -> web.Response:
@@ -91,9 +90,7 @@ async def replace(
         attributes=_attributes(body),
         include_groups=projection(request).wants("groups"),
     )
-    if version is not None:
-        message.expected_version = version
-    resource: pb.User = await call(request, "ReplaceUser", message)
+    resource: pb.User = await call(request, "ReplaceUser", with_version(message, version))
     return resource
 
 
@@ -107,17 +104,13 @@ async def patch(
         operations=parse_patch_request(body, "User"),
         include_groups=projection(request).wants("groups"),
     )
-    if version is not None:
-        message.expected_version = version
-    resource: pb.User = await call(request, "PatchUser", message)
+    resource: pb.User = await call(request, "PatchUser", with_version(message, version))
     return resource
 
 
 async def delete(request: web.Request, user_id: str, version: int | None) -> None:
     message = pb.DeleteUserRequest(context=writer(request), org_id=org_id(request), user_id=user_id)
-    if version is not None:
-        message.expected_version = version
-    await call(request, "DeleteUser", message)
+    await call(request, "DeleteUser", with_version(message, version))
 
 
 async def _current(request: web.Request, include_groups: bool) -> pb.User:
@@ -134,11 +127,10 @@ async def _current(request: web.Request, include_groups: bool) -> pb.User:
 
 
 async def _refuse_if_none_match(request: web.Request) -> None:
-    """If-None-Match on a write: 412 when it names the current version."""
-    if "If-None-Match" in request.headers:
-        user = await _current(request, include_groups=False)
-        if none_match(request, user.meta.version):
-            raise errors.PreconditionFailed("the resource matches If-None-Match")
+    async def version() -> int:
+        return (await _current(request, include_groups=False)).meta.version
+
+    await refuse_if_none_match(request, version)
 
 
 async def create_user(request: web.Request) -> web.Response:
