@@ -34,10 +34,8 @@ from gateway.keys import SETTINGS
 from gateway.responses import SCIM_CONTENT_TYPE
 from gateway.scim.patch import parse_patch_request
 from gateway.scim.projection import Projection
-from gateway.scim.resources import etag, group_resource, member_value
+from gateway.scim.resources import etag, group_location, group_resource, member_value
 from identity_api.v1 import identity_pb2 as pb
-
-_MEMBER_PAGE = 1000
 
 
 def _inclusion(request: web.Request, wanted: bool) -> pb.MemberInclusion:
@@ -175,18 +173,19 @@ async def _stream_members(
         headers={
             "Content-Type": f"{SCIM_CONTENT_TYPE}; charset=utf-8",
             "ETag": etag(group.meta.version),
-            "Location": resource["meta"]["location"] if "meta" in resource else "",
+            "Location": group_location(base_url(request), group.id),
         }
     )
     await response.prepare(request)
     await response.write(head.encode())
     after, first, base = "", True, base_url(request)
+    page_size = request.app[SETTINGS].max_page_size
     while True:
         page = await call(
             request,
             "ListGroupMembers",
             pb.ListGroupMembersRequest(
-                org_id=group.org_id, group_id=group.id, after_user_id=after, count=_MEMBER_PAGE
+                org_id=group.org_id, group_id=group.id, after_user_id=after, count=page_size
             ),
         )
         for member in page.members:
