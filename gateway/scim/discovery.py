@@ -10,7 +10,13 @@ from typing import Any
 
 from gateway.scim.resources import GROUP_SCHEMA, LIST_SCHEMA
 from gateway.settings import Settings
-from identity_svc.domain.user_schema import CORE_USER, ENTERPRISE_USER, Attribute, Schema
+from identity_svc.domain.user_schema import (
+    COMMON_ATTRIBUTES,
+    CORE_USER,
+    ENTERPRISE_USER,
+    Attribute,
+    Schema,
+)
 
 SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
@@ -72,13 +78,19 @@ def _attribute(attribute: Attribute) -> dict[str, Any]:
     return rendered
 
 
+# RFC 7643 §3.1: id and externalId are part of every resource schema; we publish
+# them so clients see their caseExact (meta is described by the RFC itself).
+_COMMON = tuple(a for a in COMMON_ATTRIBUTES if a.name in ("id", "externalId"))
+
+
 def schema_resource(schema: Schema, base_url: str) -> dict[str, Any]:
+    attributes = schema.attributes if schema is ENTERPRISE_USER else _COMMON + schema.attributes
     return {
         "schemas": [SCHEMA_SCHEMA],
         "id": schema.id,
         "name": schema.name,
         "description": schema.description,
-        "attributes": [_attribute(a) for a in schema.attributes],
+        "attributes": [_attribute(a) for a in attributes],
         "meta": {"resourceType": "Schema", "location": f"{base_url}/Schemas/{schema.id}"},
     }
 
