@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROTO_SRC := protos/identity_api/v1/identity.proto
 PROTO_OUT := identity_api/v1/identity_pb2.py
 
-.PHONY: install protos run test lint fmt check clean
+.PHONY: install protos run test lint fmt check bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: install
 fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# A benchmark, not a test: figures vary with the machine (see bench/README.md).
+bench: install
+	$(BIN)/python -m bench
 
 # Exactly what CI runs.
 check:
