@@ -71,12 +71,12 @@ def user_resource(user: pb.User, base_url: str) -> dict[str, Any]:
 
 
 def member_value(member: pb.Member, base_url: str) -> dict[str, str]:
-    return {
-        "value": member.user_id,
-        "display": member.display,
-        "$ref": user_location(base_url, member.user_id),
-        "type": "User",
-    }
+    value = {"value": member.user_id}
+    if member.display:  # the user's displayName; nothing made up when it has none
+        value["display"] = member.display
+    value["$ref"] = user_location(base_url, member.user_id)
+    value["type"] = "User"
+    return value
 
 
 def group_resource(group: pb.Group, base_url: str) -> dict[str, Any]:

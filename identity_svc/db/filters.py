@@ -121,7 +121,7 @@ MEMBERS = MultiValued(
         "value": Column("members.value", "gm.user_id", Kind.UUID),
         "display": Column(
             "members.display",
-            "(SELECT COALESCE(mu.display_name, mu.user_name) FROM users mu"
+            "(SELECT mu.display_name FROM users mu"
             " WHERE mu.org_id = gm.org_id AND mu.id = gm.user_id)",
             Kind.TEXT,
         ),

@@ -99,7 +99,7 @@ RETURNING {GROUP_COLUMNS}
 """
 
 _SELECT_MEMBERS = """
-SELECT gm.group_id, gm.user_id, COALESCE(u.display_name, u.user_name) AS display
+SELECT gm.group_id, gm.user_id, u.display_name AS display
 FROM group_members gm
 JOIN users u ON u.org_id = gm.org_id AND u.id = gm.user_id
 WHERE gm.org_id = $1 AND gm.group_id = ANY($2::uuid[])
@@ -107,7 +107,7 @@ ORDER BY gm.group_id, gm.user_id
 """
 
 _SELECT_MEMBER_PAGE = """
-SELECT gm.user_id, COALESCE(u.display_name, u.user_name) AS display
+SELECT gm.user_id, u.display_name AS display
 FROM group_members gm
 JOIN users u ON u.org_id = gm.org_id AND u.id = gm.user_id
 WHERE gm.org_id = $1 AND gm.group_id = $2 AND gm.user_id > $3
@@ -229,7 +229,7 @@ class GroupsRepository:
         found: dict[str, list[Member]] = {gid: [] for gid in group_ids}
         rows = await self._conn.fetch(_SELECT_MEMBERS, org_id, [uuid.UUID(g) for g in group_ids])
         for row in rows:
-            found[str(row["group_id"])].append(Member(str(row["user_id"]), row["display"]))
+            found[str(row["group_id"])].append(Member(str(row["user_id"]), row["display"] or ""))
         return {gid: tuple(members) for gid, members in found.items()}
 
     async def member_page(
@@ -241,4 +241,4 @@ class GroupsRepository:
         rows = await self._conn.fetch(
             _SELECT_MEMBER_PAGE, org_id, uuid.UUID(group_id), after, count
         )
-        return [Member(str(r["user_id"]), r["display"]) for r in rows]
+        return [Member(str(r["user_id"]), r["display"] or "") for r in rows]

@@ -94,7 +94,8 @@ def _apply_object(document: Document, user_id: str, op: int, value: Any, schema:
     if not isinstance(value, dict):
         raise InvalidValue("add or replace without a path needs an object of attributes")
     for key, item in value.items():
-        if schema is CORE_USER and _ignored(key, item):
+        # Also inside an extension object: clients echo its `schemas` there.
+        if _ignored(key, item):
             continue
         name = key if schema is CORE_USER else f"{schema.id}:{key}"
         target = _resolve(name, "", None)

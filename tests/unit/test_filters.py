@@ -419,7 +419,7 @@ def test_member_filters_are_over_a_group_members_row():
     assert params.args == [ORG, "group", member]
     sql = compile_member_filter(cmp("display", pb.CO, "ann"), params)
     assert sql == (
-        "lower((SELECT COALESCE(mu.display_name, mu.user_name) FROM users mu"
+        "lower((SELECT mu.display_name FROM users mu"
         " WHERE mu.org_id = gm.org_id AND mu.id = gm.user_id)) LIKE lower($4)"
     )
     assert compile_member_filter(cmp("type", pb.EQ, "user"), params) == "lower('User') = lower($5)"
