@@ -336,3 +336,31 @@ async def test_a_fault_is_a_generic_500_with_the_request_id(tenant, gateway_sett
     }
     assert response.headers["X-Request-Id"] == "req-42"
     assert "Traceback" in caplog.text  # the traceback went to the log
+
+
+async def test_concurrent_member_adds_without_if_match_all_land(http, tenant):
+    import asyncio
+
+    ids = [(await create_user(http, tenant, f"c{i}@acme.test"))["id"] for i in range(30)]
+    created = await http.post(
+        f"{tenant.base}/Groups", json={"displayName": "Race"}, headers=tenant.headers()
+    )
+    group = await created.json(content_type=None)
+
+    async def add(user_id: str) -> int:
+        response = await http.patch(
+            f"{tenant.base}/Groups/{group['id']}",
+            json={
+                "schemas": [PATCH],
+                "Operations": [{"op": "Add", "path": "members", "value": [{"value": user_id}]}],
+            },
+            headers=tenant.headers(),
+        )
+        return response.status
+
+    assert set(await asyncio.gather(*(add(i) for i in ids))) == {200}
+    final = await (
+        await http.get(f"{tenant.base}/Groups/{group['id']}", headers=tenant.headers())
+    ).json(content_type=None)
+    assert sorted(m["value"] for m in final["members"]) == sorted(ids)
+    assert final["meta"]["version"] == 'W/"31"'

@@ -375,3 +375,42 @@ async def test_a_member_add_runs_the_same_statements_whatever_the_group_size(db_
     large = await _statements_for_one_add(db_pool, org, 2000)
     assert small == large
     assert small <= 12
+
+
+async def _plan(conn, query: str, *args: object) -> str:
+    rows = await conn.fetch(f"EXPLAIN {query}", *args)
+    return "\n".join(r[0] for r in rows)
+
+
+async def test_member_changes_use_primary_keys_not_scans(conn):
+    # Enough rows that a scan would be the planner's choice if no index fit.
+    await conn.execute(
+        "INSERT INTO orgs (org_id, name) VALUES ('plan-org', 'P');"
+        "INSERT INTO users (org_id, id, user_name, document)"
+        " SELECT 'plan-org', gen_random_uuid(), 'p' || i, '{}' FROM generate_series(1, 3000) i;"
+        "INSERT INTO groups (org_id, id, display_name)"
+        " VALUES ('plan-org', '00000000-0000-4000-8000-000000000001', 'Big');"
+        "INSERT INTO group_members (org_id, group_id, user_id)"
+        " SELECT org_id, '00000000-0000-4000-8000-000000000001', id FROM users"
+        " WHERE org_id = 'plan-org';"
+        "ANALYZE users; ANALYZE group_members; ANALYZE groups;"
+    )
+    group = "00000000-0000-4000-8000-000000000001"
+    some = [str(r["id"]) for r in await conn.fetch("SELECT id FROM users LIMIT 3")]
+    # Each statement of a member add/remove finds its rows by key: its cost
+    # depends on the members named, not on the group's 3,000.
+    checks = [
+        (("users_pkey",), "SELECT id FROM users WHERE org_id = $1 AND id = ANY($2::uuid[])"),
+        (
+            ("group_members_pkey", "group_members_user"),
+            "DELETE FROM group_members WHERE org_id = $1 AND user_id = ANY($2::uuid[])"
+            " AND group_id = $3::uuid",
+        ),
+    ]
+    for indexes, query in checks:
+        args: list[object] = ["plan-org", some]
+        if "$3" in query:
+            args.append(group)
+        plan = await _plan(conn, query, *args)
+        assert any(f"using {index} on" in plan for index in indexes), plan
+        assert "Seq Scan" not in plan, plan
