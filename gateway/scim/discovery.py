@@ -1,7 +1,7 @@
 """Discovery documents (RFC 7643 §5-§7): truthful about what we support.
 
-The User schemas are the identity service's own tables
-(identity_svc/domain/user_schema.py), so what we publish is what is enforced.
+The User schemas are the same tables the identity service enforces
+(scim_schema/user.py), so what we publish is what is enforced.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.scim.resources import GROUP_SCHEMA, LIST_SCHEMA
 from gateway.settings import Settings
-from identity_svc.domain.user_schema import (
+from scim_schema.user import (
     COMMON_ATTRIBUTES,
     CORE_USER,
     ENTERPRISE_USER,

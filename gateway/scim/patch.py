@@ -17,7 +17,7 @@ from google.protobuf import json_format, struct_pb2
 from gateway import errors
 from gateway.scim.filter import parse_patch_path
 from identity_api.v1 import identity_pb2 as pb
-from identity_svc.domain.user_schema import Attribute, find_schema, resolve_attribute
+from scim_schema.user import Attribute, find_schema, resolve_attribute
 
 PATCH_OP_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # Entra sends a few operations per request and Okta one or two; the cap only

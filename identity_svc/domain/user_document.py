@@ -14,7 +14,7 @@ from typing import Any
 
 from identity_svc.domain.errors import InvalidValue
 from identity_svc.domain.models import MultiValue, UserFields
-from identity_svc.domain.user_schema import (
+from scim_schema.user import (
     COMMON_ATTRIBUTES,
     CORE_USER,
     CORE_USER_SCHEMA,

@@ -28,7 +28,8 @@ from identity_svc.domain.user_document import (
     normalize_user_document,
     normalize_value,
 )
-from identity_svc.domain.user_schema import (
+from identity_svc.domain.value_filter import Predicate, compile_value_filter, equality_template
+from scim_schema.user import (
     CORE_USER,
     EXTENSION_SCHEMAS,
     Attribute,
@@ -37,7 +38,6 @@ from identity_svc.domain.user_schema import (
     resolve_attribute,
     split_schema_uri,
 )
-from identity_svc.domain.value_filter import Predicate, compile_value_filter, equality_template
 
 _Op = identity_pb2.PatchOperation
 Document = dict[str, Any]

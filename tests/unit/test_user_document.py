@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from identity_svc.domain.errors import InvalidValue
 from identity_svc.domain.models import MultiValue
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
-from identity_svc.domain.user_schema import (
+from scim_schema.user import (
     CORE_USER,
     CORE_USER_SCHEMA,
     ENTERPRISE_USER,
