@@ -20,6 +20,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from devstack.processes import stop
+
 _READY_TIMEOUT_SECONDS = 30.0
 
 
@@ -125,19 +127,13 @@ def main() -> None:
         pass
     finally:
         for child in reversed(children):  # the gateway first: it depends on the other
-            _stop(child)
+            stop(child)
         if postgres is not None:
             postgres.cleanup()
 
 
 def _start(module: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", module], env=env)  # noqa: S603
-
-
-def _stop(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-        child.wait(timeout=30)
 
 
 if __name__ == "__main__":

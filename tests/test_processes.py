@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,13 +21,9 @@ from typing import Any
 import psutil
 import pytest
 
+from devstack.processes import free_port
+
 _START_TIMEOUT = 60.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_for_line(process: subprocess.Popen[str], needle: str) -> list[str]:
@@ -82,7 +77,7 @@ def _stop(process: subprocess.Popen[str], signum: int = signal.SIGTERM) -> int:
 
 
 def test_identity_service_serves_and_stops_on_sigterm(database_url: str) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -126,7 +121,7 @@ def _postgres_running_in(data_dir: Path) -> bool:
 def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
     # Under /tmp: as root, pgserver opens up every parent folder of its data dir.
     data_dir = Path(tempfile.mkdtemp(prefix="graphos-scim-stack-"))
-    port, http_port = _free_port(), _free_port()
+    port, http_port = free_port(), free_port()
     env = {
         **{
             k: v
