@@ -73,6 +73,16 @@ def _wait_until_http(url: str, child: subprocess.Popen[bytes]) -> None:
     sys.exit(f"gateway did not become ready within {_READY_TIMEOUT_SECONDS:.0f} s")
 
 
+def _cli_hint(env: Mapping[str, str]) -> str:
+    """What identityctl needs in another shell when the defaults were changed."""
+    exports = []
+    if env["IDENTITY_ADDR"] != "127.0.0.1:50051":
+        exports.append(f"IDENTITY_ADDR={env['IDENTITY_ADDR']}")
+    if env["SCIM_PUBLIC_URL"] != "http://127.0.0.1:8080":
+        exports.append(f"SCIM_PUBLIC_URL={env['SCIM_PUBLIC_URL']}")
+    return f", after: export {' '.join(exports)}" if exports else ""
+
+
 def _banner(env: Mapping[str, str], data_dir: Path) -> str:
     public = env["SCIM_PUBLIC_URL"]
     return f"""
@@ -82,7 +92,7 @@ graphos-scim is running.
   operator token:          {data_dir / "operator-token"} (identityctl reads it)
   SCIM base URL of an org: {public}/scim/v2/<org>
 
-Onboard an org and get a SCIM key (in another shell):
+Onboard an org and get a SCIM key (in another shell{_cli_hint(env)}):
   .venv/bin/identityctl org create acme --name "Acme" \\
       --admin-email admin@acme.example --sso-configured
   .venv/bin/identityctl key create acme --name "Okta SCIM key" --actor admin@acme.example
@@ -104,7 +114,8 @@ def main() -> None:
     env["IDENTITY_ADDR"] = f"{env['IDENTITY_HOST']}:{env['IDENTITY_PORT']}"
     env.setdefault("GATEWAY_HOST", "127.0.0.1")
     env.setdefault("GATEWAY_PORT", "8080")
-    env["SCIM_PUBLIC_URL"] = env.get("SCIM_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    default_public = f"http://{env['GATEWAY_HOST']}:{env['GATEWAY_PORT']}"
+    env["SCIM_PUBLIC_URL"] = env.get("SCIM_PUBLIC_URL", default_public).rstrip("/")
 
     # SIGTERM must unwind like Ctrl-C so the embedded Postgres is stopped; SIGINT
     # is set explicitly too, since a shell's background job starts with it ignored.

@@ -47,12 +47,16 @@ class Settings:
         token = env.get("IDENTITY_SERVICE_TOKEN", "")
         if not token:
             raise ConfigError("IDENTITY_SERVICE_TOKEN is required")
+        host = env.get("GATEWAY_HOST", "127.0.0.1")
+        port = int(_number(env, "GATEWAY_PORT", 8080))
+        # Unset, the public origin is where we listen (http://127.0.0.1:8080).
+        public_url = env.get("SCIM_PUBLIC_URL") or f"http://{host}:{port}"
         return cls(
             identity_addr=env.get("IDENTITY_ADDR", "127.0.0.1:50051"),
             service_token=token,
-            host=env.get("GATEWAY_HOST", "127.0.0.1"),
-            port=int(_number(env, "GATEWAY_PORT", 8080)),
-            public_url=env.get("SCIM_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+            host=host,
+            port=port,
+            public_url=public_url.rstrip("/"),
             max_page_size=int(_number(env, "SCIM_MAX_PAGE_SIZE", 1000)),
             group_members_inline_max=int(_number(env, "SCIM_GROUP_MEMBERS_INLINE_MAX", 1000)),
             max_body_bytes=int(_number(env, "SCIM_MAX_BODY_BYTES", 1024 * 1024)),
