@@ -63,6 +63,8 @@ SERVICE = "service"
 _POLICY = {
     "/identity_api.v1.OrgAdmin/": {OPERATOR},
     "/identity_api.v1.Provisioning/": {OPERATOR, SERVICE},
+    "/identity_api.v1.Directory/": {OPERATOR, SERVICE},
+    "/identity_api.v1.Events/": {OPERATOR, SERVICE},
 }
 
 
