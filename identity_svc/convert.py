@@ -16,6 +16,7 @@ from identity_svc.domain.models import (
     Member,
     Org,
     Role,
+    RoleRule,
     ScimKey,
     User,
     WriteContext,
@@ -78,6 +79,7 @@ def org_to_proto(org: Org) -> pb.Org:
         name=org.name,
         sso_configured=org.sso_configured,
         created=timestamp(org.created),
+        default_role=role_to_proto(org.default_role),
     )
 
 
@@ -134,4 +136,31 @@ def group_to_proto(group: Group) -> pb.Group:
         member_count=group.member_count,
         members=[member_to_proto(m) for m in group.members or ()],
         members_included=group.members is not None,
+    )
+
+
+def role_rule_to_proto(rule: RoleRule) -> pb.RoleRule:
+    message = pb.RoleRule(
+        id=rule.id,
+        org_id=rule.org_id,
+        role=role_to_proto(rule.role),
+        created_by=rule.created_by,
+        created=timestamp(rule.created),
+    )
+    if rule.group_id is not None:
+        message.group_id = rule.group_id
+    else:
+        message.group_display_name = rule.group_name or ""
+    return message
+
+
+def org_member_to_proto(user: User) -> pb.OrgMember:
+    """A member as GraphOS services see it: suspended members have no role."""
+    groups = [group_ref_to_proto(g) for g in user.groups or ()]
+    return pb.OrgMember(
+        user=user_to_proto(user),
+        effective_role=role_to_proto(user.effective_role),
+        suspended=not user.active,
+        groups=groups,
+        groups_included=user.groups is not None,
     )

@@ -8,33 +8,49 @@ import asyncpg
 
 from identity_svc.db.pool import one
 from identity_svc.domain.errors import AlreadyExists, InvalidValue, NotFound
-from identity_svc.domain.models import Org
+from identity_svc.domain.models import Org, Role
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
 
-_INSERT_ORG = """
+_ORG_COLUMNS = "org_id, name, sso_configured, created, default_role"
+
+_INSERT_ORG = f"""
 INSERT INTO orgs (org_id, name, sso_configured)
 VALUES ($1, $2, $3)
-RETURNING org_id, name, sso_configured, created
+RETURNING {_ORG_COLUMNS}
 """
 
-_SELECT_ORG = """
-SELECT org_id, name, sso_configured, created
+_SELECT_ORG = f"""
+SELECT {_ORG_COLUMNS}
 FROM orgs
 WHERE org_id = $1
 """
 
-_SET_SSO = """
+_SET_SSO = f"""
 UPDATE orgs
 SET sso_configured = $2
 WHERE org_id = $1
-RETURNING org_id, name, sso_configured, created
+RETURNING {_ORG_COLUMNS}
+"""
+
+_SET_DEFAULT_ROLE = f"""
+UPDATE orgs
+SET default_role = $2
+WHERE org_id = $1
+RETURNING {_ORG_COLUMNS}
 """
 
 
 def _org(row: asyncpg.Record) -> Org:
-    return Org(row["org_id"], row["name"], row["sso_configured"], row["created"])
+    role = row["default_role"]
+    return Org(
+        row["org_id"],
+        row["name"],
+        row["sso_configured"],
+        row["created"],
+        Role(role) if role else None,
+    )
 
 
 class OrgsRepository:
@@ -61,6 +77,12 @@ class OrgsRepository:
 
     async def set_sso(self, org_id: str, configured: bool) -> Org:
         row = await self._conn.fetchrow(_SET_SSO, org_id, configured)
+        if row is None:
+            raise NotFound(f"org {org_id} not found")
+        return _org(row)
+
+    async def set_default_role(self, org_id: str, role: Role | None) -> Org:
+        row = await self._conn.fetchrow(_SET_DEFAULT_ROLE, org_id, role.value if role else None)
         if row is None:
             raise NotFound(f"org {org_id} not found")
         return _org(row)

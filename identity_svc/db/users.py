@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
 
 USER_COLUMNS = """u.id, u.org_id, u.user_name, u.external_id, u.active, u.display_name,
-    u.primary_email, u.document, u.direct_role, u.version, u.created, u.last_modified"""
+    u.primary_email, u.document, u.direct_role, u.effective_role, u.version, u.created,
+    u.last_modified"""
 
 _INSERT_USER = f"""
 INSERT INTO users AS u (org_id, id, user_name, external_id, active, display_name,
@@ -45,8 +46,7 @@ SELECT EXISTS (
     FROM users u
     WHERE u.org_id = $1
       AND (lower(u.user_name) = lower($2) OR lower(u.primary_email) = lower($2))
-      AND u.active
-      AND u.direct_role = 'ORG_ADMIN'
+      AND u.effective_role = 'ORG_ADMIN'
 )
 """
 
@@ -92,8 +92,11 @@ ORDER BY g.display_name, g.id
 """
 
 
+def _role(value: str | None) -> Role | None:
+    return Role(value) if value else None
+
+
 def user_from_row(row: asyncpg.Record, groups: tuple[GroupRef, ...] | None = None) -> User:
-    role = row["direct_role"]
     return User(
         id=str(row["id"]),
         org_id=row["org_id"],
@@ -103,7 +106,8 @@ def user_from_row(row: asyncpg.Record, groups: tuple[GroupRef, ...] | None = Non
         display_name=row["display_name"],
         primary_email=row["primary_email"],
         document=row["document"],
-        direct_role=Role(role) if role else None,
+        direct_role=_role(row["direct_role"]),
+        effective_role=_role(row["effective_role"]),
         version=row["version"],
         created=row["created"],
         last_modified=row["last_modified"],
@@ -167,7 +171,11 @@ class UsersRepository:
         return user_from_row(row) if row else None
 
     async def is_org_admin(self, org_id: str, email: str) -> bool:
-        """Whether an active member logging in as `email` is an Org Admin."""
+        """Whether a member logging in as `email` is an Org Admin (effective role).
+
+        The effective role is NULL for a suspended member, so only active ones pass,
+        and an Org Admin through a mapped IdP group counts like a direct one.
+        """
         return bool(await self._conn.fetchval(_IS_ORG_ADMIN, org_id, email))
 
     async def update(

@@ -71,6 +71,7 @@ class Org:
     name: str
     sso_configured: bool
     created: datetime
+    default_role: Role | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,30 @@ class User:
     created: datetime
     last_modified: datetime
     groups: tuple[GroupRef, ...] | None = None
+    # Kept by the identity service, not part of the SCIM resource (no version bump).
+    effective_role: Role | None = None
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    """Members of a group (by id, or by displayName ignoring case) get `role`."""
+
+    id: str
+    org_id: str
+    group_id: str | None
+    group_name: str | None
+    role: Role
+    created_by: str
+    created: datetime
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """One member's effective role moved from `before` to `after`."""
+
+    user_id: str
+    before: Role | None
+    after: Role | None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.servicers.context import writer
-from identity_svc.services import keys, orgs
+from identity_svc.services import keys, orgs, roles
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -73,3 +73,41 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             self._pool, writer(request.context, context), request.org_id, request.key_id
         )
         return convert.key_to_proto(key)
+
+    async def SetRoleRule(self, request: pb.SetRoleRuleRequest, context: Ctx) -> pb.RoleRule:
+        rule = await roles.set_role_rule(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.group_id,
+            request.group_display_name,
+            convert.role_from_proto(request.role),
+        )
+        return convert.role_rule_to_proto(rule)
+
+    async def ListRoleRules(
+        self, request: pb.ListRoleRulesRequest, context: Ctx
+    ) -> pb.ListRoleRulesResponse:
+        actor = writer(request.context, context).actor
+        rules, default_role = await roles.list_role_rules(self._pool, request.org_id, actor)
+        return pb.ListRoleRulesResponse(
+            rules=[convert.role_rule_to_proto(r) for r in rules],
+            default_role=convert.role_to_proto(default_role),
+        )
+
+    async def DeleteRoleRule(
+        self, request: pb.DeleteRoleRuleRequest, context: Ctx
+    ) -> pb.DeleteResponse:
+        await roles.delete_role_rule(
+            self._pool, writer(request.context, context), request.org_id, request.rule_id
+        )
+        return pb.DeleteResponse()
+
+    async def SetDefaultRole(self, request: pb.SetDefaultRoleRequest, context: Ctx) -> pb.Org:
+        org = await roles.set_default_role(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            convert.role_from_proto(request.role),
+        )
+        return convert.org_to_proto(org)

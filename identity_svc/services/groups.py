@@ -25,6 +25,11 @@ from identity_svc.domain.group_patch import (
     plan_group_patch,
 )
 from identity_svc.domain.models import Group, Member, Page, WriteContext
+from identity_svc.services.roles import (
+    apply_role_changes,
+    roles_after_group_change,
+    roles_before_group_delete,
+)
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 from identity_svc.services.users import check_version
 
@@ -114,9 +119,17 @@ async def _apply(uow: UnitOfWork, before: Group, steps: Sequence[Step]) -> Group
         return before
     _record(uow, before, changes)
     delta = len(changes.added) - len(changes.removed)
-    return await repo.update(
+    after = await repo.update(
         before.org_id, before.id, changes.display_name, changes.external_id, delta
     )
+    await roles_after_group_change(
+        uow,
+        before.id,
+        before.org_id,
+        (before.display_name, after.display_name),
+        changes.added + changes.removed,
+    )
+    return after
 
 
 async def create_group(
@@ -140,6 +153,8 @@ async def create_group(
             added = await repo.add_members(org_id, group.id, ids)
             group = await repo.set_initial_count(org_id, group.id, len(added))
             _record(uow, group, _Changes(display_name, external_id, added=added))
+            names = (display_name, display_name)
+            await roles_after_group_change(uow, group.id, org_id, names, added)
         return await _with_members(uow.conn, group, inclusion)
 
     return await run_write(pool, context, work)
@@ -228,8 +243,10 @@ async def delete_group(
         repo = GroupsRepository(uow.conn)
         group = await repo.get(org_id, group_id, lock=True)
         check_version(group.version, expected_version)
+        members = await roles_before_group_delete(uow, group)
         await repo.delete(org_id, group.id)
         uow.record(org_id, "group.deleted", "Group", group.id, {"displayName": group.display_name})
+        await apply_role_changes(uow, org_id, members)
 
     await run_write(pool, context, work)
 

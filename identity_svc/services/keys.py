@@ -17,9 +17,9 @@ import asyncpg
 
 from identity_svc.db.keys import KeysRepository
 from identity_svc.db.orgs import OrgsRepository
-from identity_svc.db.users import UsersRepository
-from identity_svc.domain.errors import FailedPrecondition, PermissionDenied
+from identity_svc.domain.errors import FailedPrecondition
 from identity_svc.domain.models import Actor, ScimKey, WriteContext
+from identity_svc.services.roles import require_org_admin
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
 if TYPE_CHECKING:
@@ -42,15 +42,6 @@ def parse_token(token: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
-async def _require_org_admin(conn: Connection, org_id: str, actor: Actor) -> None:
-    if actor.kind == "operator":
-        return
-    if actor.kind == "admin" and await UsersRepository(conn).is_org_admin(org_id, actor.name):
-        return
-    who = actor.name or str(actor)
-    raise PermissionDenied(f"{who} is not an Org Admin of org {org_id}")
-
-
 async def create_key(
     pool: asyncpg.Pool, context: WriteContext, org_id: str, name: str
 ) -> tuple[ScimKey, str]:
@@ -62,7 +53,7 @@ async def create_key(
 
     async def work(uow: UnitOfWork) -> ScimKey:
         org = await OrgsRepository(uow.conn).get(org_id)
-        await _require_org_admin(uow.conn, org_id, context.actor)
+        await require_org_admin(uow.conn, org_id, context.actor)
         if not org.sso_configured:
             raise FailedPrecondition(
                 f"SSO is not configured for org {org_id}; configure SSO before creating SCIM keys"
@@ -80,7 +71,7 @@ async def create_key(
 async def list_keys(pool: asyncpg.Pool, org_id: str, actor: Actor) -> list[ScimKey]:
     async def work(conn: Connection) -> list[ScimKey]:
         await OrgsRepository(conn).get(org_id)
-        await _require_org_admin(conn, org_id, actor)
+        await require_org_admin(conn, org_id, actor)
         return await KeysRepository(conn).list(org_id)
 
     return await run_read(pool, work)
@@ -91,7 +82,7 @@ async def revoke_key(
 ) -> ScimKey:
     async def work(uow: UnitOfWork) -> ScimKey:
         await OrgsRepository(uow.conn).get(org_id)
-        await _require_org_admin(uow.conn, org_id, context.actor)
+        await require_org_admin(uow.conn, org_id, context.actor)
         key = await KeysRepository(uow.conn).revoke(org_id, key_id)
         uow.record(org_id, "key.revoked", "ScimKey", key_id, {"name": key.name})
         return key

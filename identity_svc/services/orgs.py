@@ -9,6 +9,7 @@ from identity_svc.db.users import UsersRepository
 from identity_svc.domain.errors import InvalidValue, NotFound
 from identity_svc.domain.models import Org, Role, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
+from identity_svc.services.roles import apply_role_changes
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
 
@@ -44,6 +45,7 @@ async def create_org(
         uow.record(org_id, "org.created", "Org", org_id, {"name": name})
         uow.record(org_id, "user.created", "User", admin.id, {"userName": admin.user_name})
         uow.record(org_id, "user.direct_role_set", "User", admin.id, {"role": "ORG_ADMIN"})
+        await apply_role_changes(uow, org_id, [admin.id])
         return org
 
     return await run_write(pool, context, work)
@@ -80,6 +82,7 @@ async def set_direct_role(
         uow.record(
             org_id, "user.direct_role_set", "User", user.id, {"role": role.value if role else None}
         )
+        await apply_role_changes(uow, org_id, [user.id])
         return updated
 
     return await run_write(pool, context, work)

@@ -17,6 +17,7 @@ from identity_svc.domain.errors import VersionMismatch
 from identity_svc.domain.models import GroupRef, Page, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
+from identity_svc.services.roles import apply_role_changes
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ async def create_user(
     async def work(uow: UnitOfWork) -> User:
         user = await UsersRepository(uow.conn).insert(org_id, fields, document)
         uow.record(org_id, "user.created", "User", user.id, {"userName": user.user_name})
+        await apply_role_changes(uow, org_id, [user.id])  # the org's default role
         return replace(user, groups=())
 
     return await run_write(pool, context, work)
@@ -76,6 +78,11 @@ async def _rewrite(
         before.org_id, before.id, derive_user_fields(document), document
     )
     _record_update(uow, before, after)
+    if before.active != after.active:
+        # Suspension takes the role away; reactivation restores it (SPEC §5). A
+        # rule change holding the rules lock may deadlock with us here: Postgres
+        # aborts one side and run_write retries it.
+        await apply_role_changes(uow, after.org_id, [after.id])
     return await _with_groups(uow.conn, after, include_groups)
 
 

@@ -72,4 +72,5 @@ async def test_event_sequences_are_gapless_under_concurrent_writes(
         for r in await db_pool.fetch("SELECT seq FROM events WHERE org_id = $1 ORDER BY seq", org)
     ]
     assert seqs == list(range(1, len(seqs) + 1))
-    assert len(seqs) == 3 + 30  # org.created, admin created + role, then the users
+    # org.created, admin created, direct and effective role, then the users
+    assert len(seqs) == 4 + 30
