@@ -10,6 +10,7 @@ import sys
 
 from identity_svc.db.migrate import migrate_dsn
 from identity_svc.db.pool import create_pool
+from identity_svc.events_hub import EventHub
 from identity_svc.server import create_server
 from identity_svc.settings import ConfigError, Settings
 
@@ -27,14 +28,22 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
     )
+    # The process's one LISTEN connection, shared by every event stream.
+    hub = EventHub(settings.database_url)
+    hub.start()
     try:
-        server, port = await create_server(settings, pool, f"{settings.host}:{settings.port}")
+        address = f"{settings.host}:{settings.port}"
+        server, port = await create_server(settings, pool, address, hub)
         await server.start()
         log.info("identity service listening on %s:%d", settings.host, port)
         await stop.wait()
         log.info("stopping: draining in-flight calls")
+        # Closing the hub first ends followed streams, which would otherwise
+        # hold the drain for its whole grace period; consumers resume elsewhere.
+        await hub.close()
         await server.stop(_STOP_GRACE_SECONDS)
     finally:
+        await hub.close()
         await pool.close()
 
 

@@ -9,8 +9,10 @@ from grpc_reflection.v1alpha import reflection
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc.events_hub import EventHub
 from identity_svc.interceptors import OPERATOR, SERVICE, ServiceInterceptor
 from identity_svc.servicers.admin import OrgAdminServicer
+from identity_svc.servicers.events import EventsServicer
 from identity_svc.servicers.provisioning import ProvisioningServicer
 from identity_svc.settings import Settings
 
@@ -18,14 +20,21 @@ SERVICE_NAMES = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values
 
 
 async def create_server(
-    settings: Settings, pool: asyncpg.Pool, address: str
+    settings: Settings, pool: asyncpg.Pool, address: str, hub: EventHub | None = None
 ) -> tuple[grpc.aio.Server, int]:
-    """A server bound to `address` (port 0 picks one); returns it and its port."""
+    """A server bound to `address` (port 0 picks one); returns it and its port.
+
+    `hub` is the process's LISTEN connection for the event streams; its owner
+    starts and closes it. Without one, a hub is made that starts on first use.
+    """
     credentials = {settings.operator_token: OPERATOR, settings.service_token: SERVICE}
     server = grpc.aio.server(interceptors=[ServiceInterceptor(credentials)])
     pb_grpc.add_OrgAdminServicer_to_server(OrgAdminServicer(pool), server)
     pb_grpc.add_ProvisioningServicer_to_server(
         ProvisioningServicer(pool, settings.max_page_size), server
+    )
+    pb_grpc.add_EventsServicer_to_server(
+        EventsServicer(pool, hub or EventHub(settings.database_url)), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

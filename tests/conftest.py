@@ -22,6 +22,7 @@ from hypothesis import settings as hypothesis_settings
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
+    from identity_svc.events_hub import EventHub
 
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
@@ -95,6 +96,7 @@ class IdentityServer:
     address: str
     operator_token: str
     service_token: str
+    hub: EventHub  # the process's LISTEN connection, for tests that break it
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +104,7 @@ async def identity_server(
     database_url: str, db_pool: asyncpg.Pool
 ) -> AsyncIterator[IdentityServer]:
     """The real identity service, on a free port, in the test's event loop."""
+    from identity_svc.events_hub import EventHub
     from identity_svc.server import create_server
     from identity_svc.settings import Settings
 
@@ -111,10 +114,13 @@ async def identity_server(
         service_token=secrets.token_urlsafe(24),
         max_page_size=200,
     )
-    server, port = await create_server(settings, db_pool, "127.0.0.1:0")
+    hub = EventHub(database_url)
+    hub.start()
+    server, port = await create_server(settings, db_pool, "127.0.0.1:0", hub)
     await server.start()
-    yield IdentityServer(f"127.0.0.1:{port}", settings.operator_token, settings.service_token)
+    yield IdentityServer(f"127.0.0.1:{port}", settings.operator_token, settings.service_token, hub)
     await server.stop(grace=None)
+    await hub.close()
 
 
 def _bearer_channel(address: str, token: str) -> grpc.aio.Channel:
@@ -123,7 +129,14 @@ def _bearer_channel(address: str, token: str) -> grpc.aio.Channel:
             metadata = [*(details.metadata or []), ("authorization", f"Bearer {token}")]
             return await continuation(details._replace(metadata=metadata), request)
 
-    return grpc.aio.insecure_channel(address, interceptors=[_Bearer()])
+    class _BearerStream(grpc.aio.UnaryStreamClientInterceptor):
+        async def intercept_unary_stream(
+            self, continuation: Any, details: Any, request: Any
+        ) -> Any:
+            metadata = [*(details.metadata or []), ("authorization", f"Bearer {token}")]
+            return await continuation(details._replace(metadata=metadata), request)
+
+    return grpc.aio.insecure_channel(address, interceptors=[_Bearer(), _BearerStream()])
 
 
 @pytest.fixture(scope="session")

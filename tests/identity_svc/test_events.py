@@ -1,0 +1,372 @@
+"""The change-event streams (SPEC §6) over real gRPC, Postgres and LISTEN/NOTIFY.
+
+Nothing here asserts timing: each wait for a streamed event is bounded only so
+a broken stream fails the test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+
+from identity_api.v1 import identity_pb2 as pb
+from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc.db.events import PendingEvent, append_events
+from tests.identity_svc.support import GATEWAY, OPERATOR, new_org_id, path, struct, user_doc, value
+
+WAIT_SECONDS = 15.0
+ADMIN = "admin@x.test"
+
+
+@pytest.fixture
+def events(service_channel: grpc.aio.Channel) -> pb_grpc.EventsAsyncStub:
+    return pb_grpc.EventsStub(service_channel)
+
+
+async def take(call: Any, count: int) -> list[pb.Event]:
+    """The next `count` events of a stream, failing if they do not come."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        received: list[pb.Event] = []
+        for _ in range(count):
+            event = await call.read()
+            assert event is not grpc.aio.EOF, f"stream ended after {received}"
+            received.append(event)
+        return received
+
+
+def _user_name(event: pb.Event) -> str | None:
+    return str(event.data["userName"]) if "userName" in event.data else None
+
+
+async def take_until_user(call: Any, user_name: str) -> list[pb.Event]:
+    """Events of a stream up to the creation of `user_name`."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        received: list[pb.Event] = []
+        while not received or _user_name(received[-1]) != user_name:
+            event = await call.read()
+            assert event is not grpc.aio.EOF, f"stream ended after {received}"
+            received.append(event)
+        return received
+
+
+async def drain(call: Any) -> list[pb.Event]:
+    """Every event of a stream that ends by itself (follow=False)."""
+    async with asyncio.timeout(WAIT_SECONDS):
+        return [event async for event in call]
+
+
+async def create_user(prov, org: str, user_name: str, request_id: str = "r") -> pb.User:
+    context = pb.RequestContext(actor=GATEWAY.actor, request_id=request_id)
+    return await prov.CreateUser(
+        pb.CreateUserRequest(context=context, org_id=org, attributes=struct(user_doc(user_name)))
+    )
+
+
+async def new_org(admin) -> str:
+    org = new_org_id()
+    await admin.CreateOrg(
+        pb.CreateOrgRequest(context=OPERATOR, org_id=org, name="Org", admin_email=ADMIN)
+    )
+    return org
+
+
+async def stored_seqs(db_pool: asyncpg.Pool, org: str) -> list[int]:
+    rows = await db_pool.fetch("SELECT seq FROM events WHERE org_id = $1 ORDER BY seq", org)
+    return [row["seq"] for row in rows]
+
+
+async def stored(db_pool: asyncpg.Pool, org: str, after: int = 0) -> list[tuple[int, str]]:
+    """(seq, type) of the org's committed events after `after`: what a stream must show."""
+    rows = await db_pool.fetch(
+        "SELECT seq, type FROM events WHERE org_id = $1 AND seq > $2 ORDER BY seq", org, after
+    )
+    return [(row["seq"], row["type"]) for row in rows]
+
+
+async def position(db_pool: asyncpg.Pool, org: str) -> int:
+    return int(await db_pool.fetchval("SELECT event_seq FROM orgs WHERE org_id = $1", org))
+
+
+def seq_types(events: list[pb.Event]) -> list[tuple[int, str]]:
+    return [(e.seq, e.type) for e in events]
+
+
+async def test_replay_after_a_position_then_end(events, prov, org, db_pool):
+    start = await position(db_pool, org)
+    user = await create_user(prov, org, "a@x.test")
+    await create_user(prov, org, "b@x.test")
+    request = pb.WatchEventsRequest(org_id=org, after_seq=start - 1)
+    replay = await drain(events.WatchEvents(request))
+    assert seq_types(replay) == await stored(db_pool, org, start - 1)
+    assert replay[0].seq == start
+    created = [e for e in replay if e.type == "user.created"]
+    assert [e.data["userName"] for e in created] == ["a@x.test", "b@x.test"]
+    assert (created[0].resource_type, created[0].resource_id) == ("User", user.id)
+    assert created[0].org_id == org
+    assert created[0].HasField("occurred_at")
+
+
+async def test_follow_delivers_live_events(events, prov, org, db_pool):
+    start = await position(db_pool, org)
+    call = events.WatchEvents(pb.WatchEventsRequest(org_id=org, after_seq=start, follow=True))
+    await call.initial_metadata()  # subscribed: nothing committed from here on is missed
+    user = await create_user(prov, org, "live@x.test", request_id="live-1")
+    live = await take_until_user(call, "live@x.test")
+    call.cancel()
+    assert seq_types(live) == (await stored(db_pool, org, start))[: len(live)]
+    assert (live[-1].type, live[-1].resource_id) == ("user.created", user.id)
+    assert (live[-1].actor, live[-1].request_id) == ("scim_key:test-key", "live-1")
+
+
+async def test_unknown_org_is_not_found(events):
+    call = events.WatchEvents(pb.WatchEventsRequest(org_id="no-such-org", follow=True))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call.read()
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_streams_need_a_caller_credential(identity_server, org):
+    async with grpc.aio.insecure_channel(identity_server.address) as anonymous:
+        call = pb_grpc.EventsStub(anonymous).WatchEvents(pb.WatchEventsRequest(org_id=org))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call.read()
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def _ctx(request_id: str, actor: pb.Actor = GATEWAY.actor) -> pb.RequestContext:
+    return pb.RequestContext(actor=actor, request_id=request_id)
+
+
+async def _user_writes(prov, org: str) -> str:
+    user = await create_user(prov, org, "w@x.test", request_id="u-create")
+    replace_active = pb.PatchOperation(op=pb.PatchOperation.REPLACE, value=value({"active": False}))
+    await prov.PatchUser(
+        pb.PatchUserRequest(
+            context=_ctx("u-off"), org_id=org, user_id=user.id, operations=[replace_active]
+        )
+    )
+    document = struct(user_doc("w@x.test", active=True, displayName="W"))
+    await prov.ReplaceUser(
+        pb.ReplaceUserRequest(
+            context=_ctx("u-on"), org_id=org, user_id=user.id, attributes=document
+        )
+    )
+    return user.id
+
+
+async def _group_writes(prov, org: str, user_id: str) -> None:
+    group = await prov.CreateGroup(
+        pb.CreateGroupRequest(context=_ctx("g-create"), org_id=org, display_name="Eng")
+    )
+    for request_id, op, operation_value, attribute in [
+        ("g-add", pb.PatchOperation.ADD, [{"value": user_id}], "members"),
+        ("g-rename", pb.PatchOperation.REPLACE, "Engineering", "displayName"),
+        ("g-remove", pb.PatchOperation.REMOVE, [{"value": user_id}], "members"),
+    ]:
+        operation = pb.PatchOperation(op=op, path=path(attribute), value=value(operation_value))
+        await prov.PatchGroup(
+            pb.PatchGroupRequest(
+                context=_ctx(request_id), org_id=org, group_id=group.id, operations=[operation]
+            )
+        )
+    await prov.DeleteGroup(
+        pb.DeleteGroupRequest(context=_ctx("g-delete"), org_id=org, group_id=group.id)
+    )
+
+
+async def _admin_writes(admin, org: str, user_id: str) -> None:
+    as_admin = pb.Actor(admin_email=ADMIN)
+    await admin.SetOrgSso(
+        pb.SetOrgSsoRequest(context=_ctx("o-sso", OPERATOR.actor), org_id=org, sso_configured=True)
+    )
+    key = await admin.CreateScimKey(
+        pb.CreateScimKeyRequest(context=_ctx("k-create", as_admin), org_id=org, name="Okta")
+    )
+    await admin.RevokeScimKey(
+        pb.RevokeScimKeyRequest(context=_ctx("k-revoke", as_admin), org_id=org, key_id=key.key.id)
+    )
+
+
+async def test_every_write_records_its_event_with_actor_and_request_id(
+    events, prov, admin, org, db_pool
+):
+    start = await position(db_pool, org)
+    user_id = await _user_writes(prov, org)
+    await _group_writes(prov, org, user_id)
+    await _admin_writes(admin, org, user_id)
+    await prov.DeleteUser(
+        pb.DeleteUserRequest(context=_ctx("u-delete"), org_id=org, user_id=user_id)
+    )
+    replay = await drain(events.WatchEvents(pb.WatchEventsRequest(org_id=org, after_seq=start)))
+    seen = {(e.type, e.request_id, e.actor) for e in replay}
+    key_actor = "scim_key:test-key"
+    assert {
+        ("user.created", "u-create", key_actor),
+        ("user.deactivated", "u-off", key_actor),
+        ("user.reactivated", "u-on", key_actor),
+        ("group.created", "g-create", key_actor),
+        ("group.member_added", "g-add", key_actor),
+        ("group.renamed", "g-rename", key_actor),
+        ("group.member_removed", "g-remove", key_actor),
+        ("group.deleted", "g-delete", key_actor),
+        ("org.sso_changed", "o-sso", "operator"),
+        ("key.created", "k-create", f"admin:{ADMIN}"),
+        ("key.revoked", "k-revoke", f"admin:{ADMIN}"),
+        ("user.deleted", "u-delete", key_actor),
+    } <= seen
+    assert seq_types(replay) == await stored(db_pool, org, start)
+
+
+async def _writer(prov, org: str, worker: int, rounds: int) -> None:
+    for i in range(rounds):
+        user = await create_user(prov, org, f"w{worker}-{i}@x.test")
+        title = pb.PatchOperation(
+            op=pb.PatchOperation.REPLACE, path=path("title"), value=value("T")
+        )
+        await prov.PatchUser(
+            pb.PatchUserRequest(context=GATEWAY, org_id=org, user_id=user.id, operations=[title])
+        )
+
+
+async def _resuming_consumer(
+    events, org: str, seen: list[int], progress: asyncio.Event, rng: random.Random
+) -> None:
+    """Follows the org, hanging up after a random number of events and resuming."""
+    while True:
+        after = seen[-1] if seen else 0
+        call = events.WatchEvents(pb.WatchEventsRequest(org_id=org, after_seq=after, follow=True))
+        try:
+            for _ in range(rng.randint(0, 30)):
+                event = await call.read()
+                assert event is not grpc.aio.EOF
+                seen.append(event.seq)
+                progress.set()
+        finally:
+            call.cancel()
+
+
+async def test_a_resuming_consumer_sees_every_event_once_in_order(events, prov, org, db_pool):
+    """SPEC §6 under concurrent writers on one org and random disconnects."""
+    seen: list[int] = []
+    progress = asyncio.Event()
+    consumer = asyncio.create_task(
+        _resuming_consumer(events, org, seen, progress, random.Random(6))
+    )
+    await asyncio.gather(*(_writer(prov, org, worker, 25) for worker in range(8)))
+    final = (await stored_seqs(db_pool, org))[-1]
+    try:
+        while not seen or seen[-1] < final:
+            assert not consumer.done(), consumer
+            progress.clear()
+            await asyncio.wait_for(progress.wait(), WAIT_SECONDS)
+    finally:
+        consumer.cancel()
+    stored = await stored_seqs(db_pool, org)
+    assert stored == list(range(1, final + 1))  # gap-free at the source
+    assert seen == stored  # every event once, in order, no gap, nothing twice
+
+
+async def test_watch_all_replays_listed_orgs_and_tails_the_rest(events, admin, prov, db_pool):
+    listed, unlisted = await new_org(admin), await new_org(admin)
+    unlisted_start = await position(db_pool, unlisted)
+    call = events.WatchAllEvents(pb.WatchAllEventsRequest(after={listed: 1}))
+    await call.initial_metadata()
+    later = await new_org(admin)  # created after the call: seen from its start
+    await create_user(prov, unlisted, "u@x.test")
+    await create_user(prov, listed, "l@x.test")
+    expected = {
+        (org_id, seq)
+        for org_id, after in ((listed, 1), (unlisted, unlisted_start), (later, 0))
+        for seq, _ in await stored(db_pool, org_id, after)
+    }
+    got: list[tuple[str, int]] = []
+    async with asyncio.timeout(WAIT_SECONDS):
+        while not expected <= set(got):
+            event = await call.read()
+            assert event is not grpc.aio.EOF
+            if event.org_id in (listed, unlisted, later):
+                got.append((event.org_id, event.seq))
+    call.cancel()
+    assert sorted(got) == sorted(expected)  # nothing twice, nothing from before the call
+    for org_id in (listed, later):
+        seqs = [s for o, s in got if o == org_id]
+        assert seqs == sorted(seqs)
+
+
+async def test_a_stream_recovers_when_the_listen_connection_dies(
+    events, prov, org, identity_server, db_pool
+):
+    hub = identity_server.hub
+    start = await position(db_pool, org)
+    call = events.WatchEvents(pb.WatchEventsRequest(org_id=org, after_seq=start, follow=True))
+    await call.initial_metadata()
+    await hub.connected.wait()
+    killed = hub.backend_pid
+    assert killed is not None
+    # Waits until that backend has exited, so its notifications are lost.
+    assert await db_pool.fetchval("SELECT pg_terminate_backend($1, 10000)", killed)
+    await create_user(prov, org, "gap-1@x.test")
+    await create_user(prov, org, "gap-2@x.test")
+    during = await take_until_user(call, "gap-2@x.test")
+    assert seq_types(during) == await stored(db_pool, org, start)
+    async with asyncio.timeout(WAIT_SECONDS):
+        while hub.backend_pid in (None, killed):
+            await hub.connected.wait()
+            await asyncio.sleep(0.01)
+    await create_user(prov, org, "after@x.test")
+    after = await take_until_user(call, "after@x.test")
+    call.cancel()
+    assert seq_types(after) == await stored(db_pool, org, during[-1].seq)
+
+
+async def test_the_hub_wakes_every_stream_to_reread_after_reconnecting(identity_server, db_pool):
+    hub = identity_server.hub
+    await hub.connected.wait()
+    killed = hub.backend_pid
+    with hub.subscribe(frozenset({"some-org"})) as sub:
+        assert await db_pool.fetchval("SELECT pg_terminate_backend($1, 10000)", killed)
+        async with asyncio.timeout(WAIT_SECONDS):
+            wake = await sub.wait(idle_seconds=WAIT_SECONDS * 10)
+        assert wake.resync
+        assert hub.backend_pid not in (None, killed)
+
+
+async def _blocked_on_a_lock(db_pool: asyncpg.Pool, pid: int) -> None:
+    query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            if await db_pool.fetchval(query, pid) == "Lock":
+                return
+            await asyncio.sleep(0.01)
+
+
+async def test_an_uncommitted_sequence_holds_back_every_later_one(events, org, db_pool):
+    """The ordering argument of services/event_streams.py, made to happen."""
+    start = await position(db_pool, org)
+    call = events.WatchEvents(pb.WatchEventsRequest(org_id=org, after_seq=start, follow=True))
+    await call.initial_metadata()
+    async with db_pool.acquire() as first, db_pool.acquire() as second:
+        holding = first.transaction()
+        await holding.start()
+        await append_events(first, [PendingEvent(org, "test.first", "Test", "1")], "test", "a")
+
+        async def later() -> None:
+            async with second.transaction():
+                event = PendingEvent(org, "test.second", "Test", "2")
+                await append_events(second, [event], "test", "b")
+
+        task = asyncio.create_task(later())
+        # The later writer waits for the org row: it cannot take seq start+2
+        # (or anything) while start+1 is uncommitted.
+        await _blocked_on_a_lock(db_pool, second.get_server_pid())
+        assert await stored(db_pool, org, start) == []
+        await holding.commit()
+        await task
+    received = await take(call, 2)
+    call.cancel()
+    assert seq_types(received) == [(start + 1, "test.first"), (start + 2, "test.second")]
