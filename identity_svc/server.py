@@ -12,6 +12,7 @@ from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc.events_hub import EventHub
 from identity_svc.interceptors import OPERATOR, SERVICE, ServiceInterceptor
 from identity_svc.servicers.admin import OrgAdminServicer
+from identity_svc.servicers.directory import DirectoryServicer
 from identity_svc.servicers.events import EventsServicer
 from identity_svc.servicers.provisioning import ProvisioningServicer
 from identity_svc.settings import Settings
@@ -30,6 +31,7 @@ async def create_server(
     credentials = {settings.operator_token: OPERATOR, settings.service_token: SERVICE}
     server = grpc.aio.server(interceptors=[ServiceInterceptor(credentials)])
     pb_grpc.add_OrgAdminServicer_to_server(OrgAdminServicer(pool), server)
+    pb_grpc.add_DirectoryServicer_to_server(DirectoryServicer(pool, settings.max_page_size), server)
     pb_grpc.add_ProvisioningServicer_to_server(
         ProvisioningServicer(pool, settings.max_page_size), server
     )

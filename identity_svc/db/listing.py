@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -116,11 +117,18 @@ async def list_rows(
     columns: str,
     request: pb.ListUsersRequest | pb.ListGroupsRequest,
     max_page_size: int,
+    scope: Callable[[SqlParams], str] | None = None,
 ) -> ListedRows:
-    """One page of the org's rows matching the request's filter, and their total."""
+    """One page of the org's rows matching the request's filter, and their total.
+
+    `scope` adds a server-side condition (e.g. members of one group) beside
+    the tenant's, outside the client's filter.
+    """
     alias, source = _ALIAS[resource], _FROM[resource]
     params = SqlParams(org_id)
     where = f"{alias}.org_id = $1"
+    if scope is not None:
+        where += f" AND {scope(params)}"
     if request.HasField("filter"):
         where += f" AND ({compile_filter(resource, request.filter, params)})"
     sort = request.sort if request.HasField("sort") and request.sort.by.attribute else None

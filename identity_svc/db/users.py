@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
 
-from identity_svc.db.ids import parse_id
+from identity_svc.db.ids import parse_id, parse_ids
 from identity_svc.db.pool import one
 from identity_svc.domain.errors import AlreadyExists, NotFound
 from identity_svc.domain.models import GroupRef, Role, User, UserFields
@@ -39,6 +39,28 @@ SELECT {USER_COLUMNS}
 FROM users u
 WHERE u.org_id = $1 AND lower(u.user_name) = lower($2)
 """
+
+# A member by primary email; should two share one, the oldest answers.
+_SELECT_USER_BY_EMAIL = f"""
+SELECT {USER_COLUMNS}
+FROM users u
+WHERE u.org_id = $1 AND lower(u.primary_email) = lower($2)
+ORDER BY u.created, u.id
+LIMIT 1
+"""
+
+_SELECT_USERS_BY_IDS = f"""
+SELECT {USER_COLUMNS}
+FROM users u
+WHERE u.org_id = $1 AND u.id = ANY($2::uuid[])
+"""
+
+# A listing condition over `u`: members of one group, {group} its placeholder.
+IN_GROUP_CONDITION = """EXISTS (
+    SELECT 1
+    FROM group_members gm
+    WHERE gm.org_id = u.org_id AND gm.group_id = {group} AND gm.user_id = u.id
+)"""
 
 _IS_ORG_ADMIN = """
 SELECT EXISTS (
@@ -169,6 +191,17 @@ class UsersRepository:
     async def find_by_user_name(self, org_id: str, user_name: str) -> User | None:
         row = await self._conn.fetchrow(_SELECT_USER_BY_NAME, org_id, user_name)
         return user_from_row(row) if row else None
+
+    async def find_by_email(self, org_id: str, email: str) -> User | None:
+        """The member whose primary email is `email`, ignoring case."""
+        row = await self._conn.fetchrow(_SELECT_USER_BY_EMAIL, org_id, email)
+        return user_from_row(row) if row else None
+
+    async def get_many(self, org_id: str, user_ids: list[str]) -> dict[str, User]:
+        """The org's users among `user_ids` by id; malformed or unknown ids are absent."""
+        valid, _ = parse_ids(user_ids)
+        rows = await self._conn.fetch(_SELECT_USERS_BY_IDS, org_id, valid)
+        return {str(r["id"]): user_from_row(r) for r in rows}
 
     async def is_org_admin(self, org_id: str, email: str) -> bool:
         """Whether a member logging in as `email` is an Org Admin (effective role).

@@ -21,6 +21,11 @@ def prov(service_channel: grpc.aio.Channel) -> pb_grpc.ProvisioningAsyncStub:
 
 
 @pytest.fixture
+def directory(service_channel: grpc.aio.Channel) -> pb_grpc.DirectoryAsyncStub:
+    return pb_grpc.DirectoryStub(service_channel)
+
+
+@pytest.fixture
 async def org(admin: pb_grpc.OrgAdminAsyncStub) -> str:
     """A new org whose only member is its admin, admin@x.test."""
     org_id = new_org_id()
