@@ -13,6 +13,7 @@ from gateway.key_cache import KeyCache
 from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
 from gateway.rate_limit import RateLimiter
 from gateway.responses import error_middleware
+from gateway.revocations import watch_revocations
 from gateway.routes import setup_routes
 from gateway.settings import Settings
 
@@ -35,5 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     app[KEY_CACHE] = KeyCache(settings.key_cache_seconds)
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.cleanup_ctx.append(_identity_channel)
+    # Revoked keys leave the cache the moment their event arrives (SPEC §6).
+    app.cleanup_ctx.append(watch_revocations)
     setup_routes(app)
     return app

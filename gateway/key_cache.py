@@ -1,4 +1,9 @@
-"""Verified keys, remembered briefly so not every request asks the identity service."""
+"""Verified keys, remembered briefly so not every request asks the identity service.
+
+Revocations reach the cache by push (gateway/revocations.py): `drop_key` forgets
+a key at once. While that push is not connected, `limit_trust` caps how long
+any key is trusted (SPEC §6: at most 2 s while disconnected).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,11 @@ Clock = Callable[[], float]
 
 # Beyond this many entries, expired ones are swept before adding another.
 _SWEEP_ABOVE = 10_000
+# A dropped key is not cached again for this long: a verification that was
+# in flight when the key was revoked (bounded by the identity call deadline)
+# must not put it back. A revoked key never becomes valid again, so this can
+# only cost one extra verification of a key dropped for another reason.
+_TOMBSTONE_SECONDS = 60.0
 
 
 class KeyCache:
@@ -18,6 +28,8 @@ class KeyCache:
         self._ttl = ttl_seconds
         self._clock = clock
         self._entries: dict[tuple[str, bytes], tuple[str, float]] = {}
+        self._tombstones: dict[str, float] = {}
+        self._trust_cap: float | None = None
 
     def get(self, org_id: str, digest: bytes) -> str | None:
         entry = self._entries.get((org_id, digest))
@@ -30,11 +42,27 @@ class KeyCache:
         return key_id
 
     def put(self, org_id: str, digest: bytes, key_id: str) -> None:
+        now = self._clock()
+        if self._tombstones.get(key_id, now) > now:
+            return
         if len(self._entries) > _SWEEP_ABOVE:
-            now = self._clock()
             self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
-        self._entries[(org_id, digest)] = (key_id, self._clock() + self._ttl)
+        ttl = self._ttl if self._trust_cap is None else min(self._ttl, self._trust_cap)
+        self._entries[(org_id, digest)] = (key_id, now + ttl)
 
     def drop_key(self, key_id: str) -> None:
-        """Forget a key at once (e.g. on revocation)."""
+        """Forget a key at once (e.g. on revocation), and do not re-cache it for a while."""
+        now = self._clock()
+        self._tombstones = {k: t for k, t in self._tombstones.items() if t > now}
+        self._tombstones[key_id] = now + _TOMBSTONE_SECONDS
         self._entries = {k: v for k, v in self._entries.items() if v[0] != key_id}
+
+    def limit_trust(self, seconds: float | None) -> None:
+        """Trust every key at most `seconds` from now on; None restores the configured TTL.
+
+        Entries already cached are shortened too; lifting the cap never extends them.
+        """
+        self._trust_cap = seconds
+        if seconds is not None:
+            limit = self._clock() + seconds
+            self._entries = {k: (v[0], min(v[1], limit)) for k, v in self._entries.items()}
