@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from tests.gateway.conftest import ADMIN, Tenant
@@ -11,7 +13,9 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-async def _send(http, method: str, url: str, tenant: Tenant, body: dict, status: int) -> dict:
+async def _send(
+    http, method: str, url: str, tenant: Tenant, body: dict[str, Any], status: int
+) -> dict[str, Any]:
     response = await http.request(method, url, json=body, headers=tenant.headers())
     assert response.status == status, await response.text()
     return await response.json(content_type=None)
