@@ -17,6 +17,7 @@ import grpc
 
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
+from identityctl.events import add_events_command
 from identityctl.render import KEY_COLUMNS, Output, key_data, org_output, table, user_data
 from identityctl.settings import CREDENTIAL_HINT, ConfigError, Settings
 
@@ -225,6 +226,7 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     _add_org_commands(commands, common)
     _add_member_commands(commands, common)
     _add_key_commands(commands, common)
+    add_events_command(commands, common)
     return parser
 
 
@@ -246,6 +248,10 @@ def _rpc_error(exc: grpc.RpcError, settings: Settings) -> tuple[int, str]:
 
 
 def _execute(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> None:
+    if "stream" in args:  # prints as results arrive (events --follow)
+        with IdentityClient(settings.identity_addr, settings.operator_token) as client:
+            args.stream(client, args, stdout)
+        return
     command: Command = args.command
     with IdentityClient(settings.identity_addr, settings.operator_token) as client:
         output = command(client, args, settings)

@@ -42,6 +42,7 @@ class IdentityClient:
         self.address = address
         self._channel = grpc.insecure_channel(address)
         self._stub = pb_grpc.OrgAdminStub(self._channel)
+        self._events = pb_grpc.EventsStub(self._channel)
         self._metadata = (("authorization", f"Bearer {operator_token}"),)
         self._timeout = timeout
 
@@ -61,6 +62,16 @@ class IdentityClient:
 
     def _call(self, rpc: grpc.UnaryUnaryMultiCallable[_Req, _Resp], request: _Req) -> _Resp:
         return rpc(request, timeout=self._timeout, metadata=self._metadata)
+
+    def watch_events(
+        self, org_id: str, after_seq: int, *, follow: bool
+    ) -> grpc._CallIterator[pb.Event]:
+        """The org's events after `after_seq`; with `follow`, endless (so no deadline).
+
+        Iterate for events; cancel() hangs up.
+        """
+        request = pb.WatchEventsRequest(org_id=org_id, after_seq=after_seq, follow=follow)
+        return self._events.WatchEvents(request, metadata=self._metadata)
 
     def create_org(
         self, org_id: str, name: str, admin_email: str, *, sso_configured: bool

@@ -6,10 +6,12 @@ Nothing here ever renders a key's secret: only ``key create`` adds the token.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -86,3 +88,28 @@ def user_data(user: pb.User) -> dict[str, Any]:
         "active": user.active,
         "direct_role": role,
     }
+
+
+def event_data(event: pb.Event) -> dict[str, Any]:
+    return {
+        "org_id": event.org_id,
+        "seq": event.seq,
+        "type": event.type,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "actor": event.actor,
+        "request_id": event.request_id,
+        "occurred_at": _iso(event.occurred_at, event, "occurred_at"),
+        "data": json_format.MessageToDict(event.data),
+    }
+
+
+def event_line(data: dict[str, Any]) -> str:
+    """One readable line: seq, time, type, resource, actor, request id, details."""
+    details = json.dumps(data["data"], separators=(",", ":")) if data["data"] else ""
+    return (
+        f"{data['seq']:>6}  {data['occurred_at'] or '-'}  {data['type']:<22}  "
+        f"{data['resource_type']}/{data['resource_id']}  by {data['actor']}  "
+        f"[request {data['request_id']}]  {details}".rstrip()
+        + "\n"
+    )
