@@ -1,4 +1,4 @@
-"""identityctl: the operator CLI for orgs, members' direct roles and SCIM keys.
+"""identityctl: the operator CLI for orgs, members, SCIM keys and role mappings.
 
 Parsing and the command functions live here (rendering in ``render``); ``run`` is the
 entry point (``__main__`` only wires it to the process). Every command takes
@@ -18,7 +18,19 @@ import grpc
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
 from identityctl.events import add_events_command
-from identityctl.render import KEY_COLUMNS, Output, key_data, org_output, table, user_data
+from identityctl.render import (
+    KEY_COLUMNS,
+    RULE_COLUMNS,
+    Output,
+    key_data,
+    member_data,
+    member_text,
+    org_output,
+    role_name,
+    rule_data,
+    table,
+    user_data,
+)
 from identityctl.settings import CREDENTIAL_HINT, ConfigError, Settings
 
 EXIT_OK = 0
@@ -145,6 +157,48 @@ def key_revoke(client: IdentityClient, args: argparse.Namespace, settings: Setti
     return Output(data, f"Revoked SCIM key {key.id} of org {args.org} at {data['revoked']}.\n")
 
 
+def org_default_role(
+    client: IdentityClient, args: argparse.Namespace, settings: Settings
+) -> Output:
+    role = pb.ROLE_UNSPECIFIED if args.clear else pb.Role.Value(args.role)
+    org = client.set_default_role(args.org, role, args.actor)
+    name = role_name(org.default_role) or "none"
+    return org_output(org, settings, f"Org {org.id}: default role {name}")
+
+
+def member_show(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    data = member_data(client.get_member(args.org, args.username))
+    return Output(data, member_text(data))
+
+
+def role_map_set(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    rule = client.set_role_rule(
+        args.org,
+        group_id=args.group_id,
+        group_name=args.group,
+        role=pb.Role.Value(args.role),
+        actor_email=args.actor,
+    )
+    data = rule_data(rule)
+    target = f"group id {data['group_id']}" if data["group_id"] else f"group {data['group_name']!r}"
+    return Output(data, f"Rule {rule.id} in {args.org}: members of {target} get {data['role']}\n")
+
+
+def role_map_list(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    answer = client.list_role_rules(args.org, args.actor)
+    rows = [rule_data(rule) for rule in answer.rules]
+    default = role_name(answer.default_role)
+    text = f"Default role: {default or '-'}\n"
+    text += table(rows, RULE_COLUMNS) if rows else f"No role rules for org {args.org}.\n"
+    return Output({"default_role": default, "rules": rows}, text)
+
+
+def role_map_delete(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    client.delete_role_rule(args.org, args.rule_id, args.actor)
+    data = {"id": args.rule_id, "org_id": args.org, "deleted": True}
+    return Output(data, f"Deleted role rule {args.rule_id} of org {args.org}.\n")
+
+
 # ---------------------------------------------------------------- parsing
 
 
@@ -183,6 +237,15 @@ def _add_org_commands(commands: argparse._SubParsersAction[_Parser], common: _Pa
     state.add_argument("--configured", dest="configured", action="store_true", default=None)
     state.add_argument("--not-configured", dest="configured", action="store_false")
     sso.set_defaults(command=org_sso)
+    default = org.add_parser(
+        "default-role", parents=[common], help="role of members in no mapped group"
+    )
+    default.add_argument("org", metavar="ORG")
+    choice = default.add_mutually_exclusive_group(required=True)
+    choice.add_argument("role", nargs="?", type=_role, metavar="ROLE", help=", ".join(ROLE_NAMES))
+    choice.add_argument("--clear", action="store_true", help="no default role")
+    default.add_argument("--actor", required=True, metavar="EMAIL", help="an ORG_ADMIN of the org")
+    default.set_defaults(command=org_default_role)
 
 
 def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
@@ -194,6 +257,10 @@ def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: 
     choice.add_argument("role", nargs="?", type=_role, metavar="ROLE", help=", ".join(ROLE_NAMES))
     choice.add_argument("--clear", action="store_true", help="remove the direct role")
     role.set_defaults(command=member_role)
+    show = member.add_parser("show", parents=[common], help="a member's status, role and groups")
+    show.add_argument("org", metavar="ORG")
+    show.add_argument("username", metavar="USERNAME", help="the member's userName")
+    show.set_defaults(command=member_show)
 
 
 def _add_key_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
@@ -213,6 +280,27 @@ def _add_key_commands(commands: argparse._SubParsersAction[_Parser], common: _Pa
     revoke.set_defaults(command=key_revoke)
 
 
+def _add_role_map_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
+    role_map = commands.add_parser("role-map", help="roles from IdP groups").subparsers("action")
+    actor = type(common)(add_help=False)
+    actor.add_argument("--actor", required=True, metavar="EMAIL", help="an ORG_ADMIN of the org")
+    set_ = role_map.add_parser("set", parents=[common, actor], help="map a group to a role")
+    set_.add_argument("org", metavar="ORG")
+    target = set_.add_mutually_exclusive_group(required=True)
+    target.add_argument("--group", metavar="NAME", help="displayName, matched ignoring case")
+    target.add_argument("--group-id", metavar="ID", help="the group's SCIM id")
+    set_.add_argument("--role", required=True, type=_role, help=", ".join(ROLE_NAMES))
+    set_.set_defaults(command=role_map_set)
+    listing = role_map.add_parser("list", parents=[common], help="rules and the default role")
+    listing.add_argument("org", metavar="ORG")
+    listing.add_argument("--actor", metavar="EMAIL", help="an ORG_ADMIN (default: the operator)")
+    listing.set_defaults(command=role_map_list)
+    delete = role_map.add_parser("delete", parents=[common, actor], help="delete a rule")
+    delete.add_argument("org", metavar="ORG")
+    delete.add_argument("rule_id", metavar="RULE_ID")
+    delete.set_defaults(command=role_map_delete)
+
+
 def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     parser_class = _parser_class(stdout, stderr)
     common = _json_flag(parser_class)
@@ -226,6 +314,7 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     _add_org_commands(commands, common)
     _add_member_commands(commands, common)
     _add_key_commands(commands, common)
+    _add_role_map_commands(commands, common)
     add_events_command(commands, common)
     return parser
 

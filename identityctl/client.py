@@ -1,4 +1,4 @@
-"""A small synchronous wrapper around the OrgAdmin stub for the operator CLI."""
+"""A small synchronous wrapper around the OrgAdmin and Directory stubs for the operator CLI."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ class IdentityClient:
         self.address = address
         self._channel = grpc.insecure_channel(address)
         self._stub = pb_grpc.OrgAdminStub(self._channel)
+        self._directory = pb_grpc.DirectoryStub(self._channel)
         self._events = pb_grpc.EventsStub(self._channel)
         self._metadata = (("authorization", f"Bearer {operator_token}"),)
         self._timeout = timeout
@@ -117,3 +118,42 @@ class IdentityClient:
             context=new_context(admin_actor(actor_email)), org_id=org_id, key_id=key_id
         )
         return self._call(self._stub.RevokeScimKey, request)
+
+    def set_role_rule(
+        self,
+        org_id: str,
+        *,
+        group_id: str | None,
+        group_name: str | None,
+        role: pb.Role.ValueType,
+        actor_email: str,
+    ) -> pb.RoleRule:
+        request = pb.SetRoleRuleRequest(
+            context=new_context(admin_actor(actor_email)), org_id=org_id, role=role
+        )
+        if group_id is not None:
+            request.group_id = group_id
+        else:
+            request.group_display_name = group_name or ""
+        return self._call(self._stub.SetRoleRule, request)
+
+    def list_role_rules(self, org_id: str, actor_email: str | None) -> pb.ListRoleRulesResponse:
+        actor = admin_actor(actor_email) if actor_email else operator_actor()
+        request = pb.ListRoleRulesRequest(context=new_context(actor), org_id=org_id)
+        return self._call(self._stub.ListRoleRules, request)
+
+    def delete_role_rule(self, org_id: str, rule_id: str, actor_email: str) -> None:
+        request = pb.DeleteRoleRuleRequest(
+            context=new_context(admin_actor(actor_email)), org_id=org_id, rule_id=rule_id
+        )
+        self._call(self._stub.DeleteRoleRule, request)
+
+    def set_default_role(self, org_id: str, role: pb.Role.ValueType, actor_email: str) -> pb.Org:
+        request = pb.SetDefaultRoleRequest(
+            context=new_context(admin_actor(actor_email)), org_id=org_id, role=role
+        )
+        return self._call(self._stub.SetDefaultRole, request)
+
+    def get_member(self, org_id: str, user_name: str) -> pb.OrgMember:
+        request = pb.GetMemberRequest(org_id=org_id, user_name=user_name, include_groups=True)
+        return self._call(self._directory.GetMember, request)

@@ -39,6 +39,7 @@ def org_data(org: pb.Org, settings: Settings) -> dict[str, Any]:
         "sso_configured": org.sso_configured,
         "created": _iso(org.created, org, "created"),
         "scim_url": settings.scim_url(org.id),
+        "default_role": role_name(org.default_role),
     }
 
 
@@ -112,4 +113,47 @@ def event_line(data: dict[str, Any]) -> str:
         f"{data['resource_type']}/{data['resource_id']}  by {data['actor']}  "
         f"[request {data['request_id']}]  {details}".rstrip()
         + "\n"
+    )
+
+
+def role_name(role: pb.Role.ValueType) -> str | None:
+    return pb.Role.Name(role) if role else None
+
+
+def rule_data(rule: pb.RoleRule) -> dict[str, Any]:
+    by_id = rule.WhichOneof("group") == "group_id"
+    return {
+        "id": rule.id,
+        "org_id": rule.org_id,
+        "group_id": rule.group_id if by_id else None,
+        "group_name": None if by_id else rule.group_display_name,
+        "role": role_name(rule.role),
+        "created_by": rule.created_by,
+        "created": _iso(rule.created, rule, "created"),
+    }
+
+
+RULE_COLUMNS = ("id", "group_id", "group_name", "role", "created_by")
+
+
+def member_data(member: pb.OrgMember) -> dict[str, Any]:
+    """A member as GraphOS sees it: `role` is the effective role (None when suspended)."""
+    return {
+        **user_data(member.user),
+        "role": role_name(member.effective_role),
+        "suspended": member.suspended,
+        "groups": [{"id": g.id, "display_name": g.display_name} for g in member.groups],
+    }
+
+
+def member_text(data: dict[str, Any]) -> str:
+    groups = ", ".join(g["display_name"] for g in data["groups"]) or "-"
+    return (
+        f"{data['user_name']} in {data['org_id']}\n"
+        f"  id:          {data['id']}\n"
+        f"  active:      {'yes' if data['active'] else 'no'}"
+        f"{' (suspended)' if data['suspended'] else ''}\n"
+        f"  role:        {data['role'] or '-'}\n"
+        f"  direct role: {data['direct_role'] or '-'}\n"
+        f"  groups:      {groups}\n"
     )
