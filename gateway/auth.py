@@ -2,8 +2,9 @@
 
 A key works only on its own org's URL: the identity service verifies the
 presented token for the org in the URL. A verified key is trusted for at most
-`key_cache_seconds` without asking again, so a revocation takes effect within
-that time. Auth fails closed: any doubt is a 401.
+`key_cache_seconds` without asking again; a revocation reaches the cache at
+once through the event stream (gateway/revocations.py), and while that stream
+is down no key is trusted for more than 2 s. Auth fails closed: any doubt is a 401.
 """
 
 from __future__ import annotations

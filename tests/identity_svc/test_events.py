@@ -17,6 +17,9 @@ import pytest
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc.db.events import PendingEvent, append_events
+from identity_svc.events_hub import EventHub
+from identity_svc.server import create_server
+from identity_svc.settings import Settings as IdentitySettings
 from tests.identity_svc.support import GATEWAY, OPERATOR, new_org_id, path, struct, user_doc, value
 
 WAIT_SECONDS = 15.0
@@ -370,3 +373,28 @@ async def test_an_uncommitted_sequence_holds_back_every_later_one(events, org, d
     received = await take(call, 2)
     call.cancel()
     assert seq_types(received) == [(start + 1, "test.first"), (start + 2, "test.second")]
+
+
+async def test_closing_the_hub_ends_followed_streams(database_url, db_pool, identity_server, org):
+    """What a stopping service does first, so draining is not held up by followers."""
+    settings = IdentitySettings(
+        database_url=database_url,
+        operator_token=identity_server.operator_token,
+        service_token=identity_server.service_token,
+    )
+    hub = EventHub(database_url)
+    server, port = await create_server(settings, db_pool, "127.0.0.1:0", hub)
+    await server.start()
+    metadata = (("authorization", f"Bearer {identity_server.service_token}"),)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            request = pb.WatchEventsRequest(org_id=org, after_seq=1 << 40, follow=True)
+            call = pb_grpc.EventsStub(channel).WatchEvents(request, metadata=metadata)
+            await call.initial_metadata()
+            await hub.close()
+            async with asyncio.timeout(WAIT_SECONDS):
+                assert await call.read() is grpc.aio.EOF
+            assert await call.code() == grpc.StatusCode.OK
+    finally:
+        await server.stop(grace=None)
+        await hub.close()
