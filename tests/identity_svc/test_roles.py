@@ -6,6 +6,9 @@ one user.role_changed event; a change that changes nothing moves nothing.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
+
 import grpc
 import pytest
 
@@ -271,3 +274,22 @@ async def test_deleting_an_unknown_rule_is_not_found(admin, org):
                 pb.DeleteRoleRuleRequest(context=OPERATOR, org_id=org, rule_id=rule_id)
             )
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_concurrent_joins_and_rule_changes_leave_the_highest_role(
+    prov, admin, directory, org
+):
+    # Each member joins two mapped groups at once while a third rule appears: whatever
+    # the interleaving, the stored role is the one a fresh recompute would give.
+    users = [await new_user(prov, org, f"c{i}@x.test") for i in range(6)]
+    low = await new_group(prov, org, "Low")
+    high = await new_group(prov, org, "High")
+    late = await new_group(prov, org, "Late")
+    await set_rule(admin, org, "CONSUMER", group_id=low)
+    await set_rule(admin, org, "CONTRIBUTOR", group_id=high)
+    writes: list[Awaitable[object]] = [
+        patch_group(prov, org, g, add_members(u)) for u in users for g in (low, high, late)
+    ]
+    writes.append(set_rule(admin, org, "GRAPH_ADMIN", name="late"))
+    await asyncio.gather(*writes)
+    assert [await role_of(directory, org, u) for u in users] == ["GRAPH_ADMIN"] * len(users)
