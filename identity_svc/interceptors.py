@@ -21,6 +21,7 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from identity_svc.domain import errors
+from identity_svc.message_text import first_nul_field
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
@@ -134,6 +135,12 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         return handler
 
 
+def _refuse_nul(request: Any) -> None:
+    field = first_nul_field(request)
+    if field:
+        raise errors.InvalidValue(f"{field} contains a NUL character, which text cannot hold here")
+
+
 class _Guard:
     """Wraps one call: refuses unauthenticated callers, maps errors."""
 
@@ -166,6 +173,7 @@ class _Guard:
         async def call(request: Any, context: Context) -> Any:
             await self._check_caller(context)
             try:
+                _refuse_nul(request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
@@ -178,6 +186,7 @@ class _Guard:
         async def call(request: Any, context: Context) -> AsyncIterator[Any]:
             await self._check_caller(context)
             try:
+                _refuse_nul(request)
                 async for item in behavior(request, context):
                     yield item
             except grpc.aio.AbortError:

@@ -135,6 +135,7 @@ async def test_malformed_id_is_404(http, tenant):
         ("[1, 2]", "invalidSyntax"),
         ('{"schemas": ["' + USER + '"]}', "invalidValue"),
         ('{"userName": 7}', "invalidValue"),
+        ('{"userName": "nul\\u0000@acme.test"}', "invalidValue"),
     ],
 )
 async def test_bad_bodies_are_400(http, tenant, body, scim_type):

@@ -313,3 +313,13 @@ async def test_cursor_walk_in_a_sort_order(prov, org):
             break
         cursor = page.next_cursor
     assert seen == ["admin@x.test", "b@example.com", "c@example.com", "d@example.com"]
+
+
+async def test_nul_characters_are_an_invalid_value_not_a_fault(prov, org):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await create(prov, org, "nul\x00@example.com")
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(caught.value) == "INVALID_VALUE"
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await prov.ListUsers(pb.ListUsersRequest(org_id=org, filter=eq("userName", "a\x00")))
+    assert error_reason(caught.value) == "INVALID_VALUE"
