@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import grpc
 from aiohttp import web
 
 from gateway.auth import auth_middleware
-from gateway.identity_client import IdentityClient
+from gateway.identity_client import IdentityClient, open_channel
 from gateway.key_cache import KeyCache
 from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
 from gateway.rate_limit import RateLimiter
@@ -20,7 +19,7 @@ from gateway.settings import Settings
 
 async def _identity_channel(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    channel = grpc.aio.insecure_channel(settings.identity_addr)
+    channel = open_channel(settings)
     app[IDENTITY] = IdentityClient(channel, settings)
     yield
     await channel.close()

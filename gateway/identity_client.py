@@ -1,6 +1,7 @@
 """The gateway's one way to the identity service.
 
 Every call carries the service credential, the request id and a deadline.
+`open_channel()` is the one way a channel to it is made (TLS when configured).
 `map_rpc_errors()` is the only translation of gRPC failures into SCIM errors:
 it reads the status code and the google.rpc.ErrorInfo reason.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -20,7 +22,7 @@ from gateway import errors
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
-    from gateway.settings import Settings
+    from gateway.settings import IdentityTls, Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,32 @@ _BY_REASON: dict[str, type[errors.ScimError]] = {
 }
 
 _UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+def _channel_credentials(tls: IdentityTls) -> grpc.ChannelCredentials:
+    def read(path: str) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    return grpc.ssl_channel_credentials(
+        read(tls.ca_file), private_key=read(tls.key_file), certificate_chain=read(tls.cert_file)
+    )
+
+
+def open_channel(settings: Settings) -> grpc.aio.Channel:
+    """A channel to the identity service: TLS, mutual with a client certificate, if set."""
+    tls = settings.identity_tls
+    if tls is None:
+        return grpc.aio.insecure_channel(settings.identity_addr)
+    # For an address whose host is not a name in the server's certificate.
+    options = [("grpc.ssl_target_name_override", tls.server_name)] if tls.server_name else []
+    return grpc.aio.secure_channel(
+        settings.identity_addr, _channel_credentials(tls), options=options
+    )
+
+
+def credential_metadata(service_token: str) -> tuple[tuple[str, str], ...]:
+    """The bearer credential, if any: under mutual TLS the certificate may suffice."""
+    return (("authorization", f"Bearer {service_token}"),) if service_token else ()
 
 
 def _reason(exc: grpc.aio.AioRpcError) -> str:
@@ -79,7 +107,7 @@ class IdentityClient:
 
     async def call(self, method: str, request: Any, request_id: str) -> Any:
         """Call Provisioning.`method`, mapping failures to SCIM errors."""
-        metadata = (("authorization", f"Bearer {self._token}"), ("x-request-id", request_id))
+        metadata = (*credential_metadata(self._token), ("x-request-id", request_id))
         with map_rpc_errors():
             return await getattr(self._stub, method)(
                 request, metadata=metadata, timeout=self._timeout

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 import grpc
 from aiohttp import web
 
+from gateway.identity_client import credential_metadata, open_channel
 from gateway.key_cache import KeyCache
 from gateway.keys import KEY_CACHE, SETTINGS
 from identity_api.v1 import identity_pb2 as pb
@@ -38,7 +39,7 @@ class RevocationWatcher:
 
     def __init__(self, channel: grpc.aio.Channel, service_token: str, cache: KeyCache) -> None:
         self._stub = pb_grpc.EventsStub(channel)
-        self._metadata = (("authorization", f"Bearer {service_token}"),)
+        self._metadata = credential_metadata(service_token)
         self._cache = cache
         # Last sequence received per org: where to resume after a break.
         self._positions: dict[str, int] = {}
@@ -120,7 +121,7 @@ async def watch_revocations(app: web.Application) -> AsyncIterator[None]:
     Its own channel keeps the long-lived stream apart from request traffic.
     """
     settings = app[SETTINGS]
-    channel = grpc.aio.insecure_channel(settings.identity_addr)
+    channel = open_channel(settings)
     watcher = RevocationWatcher(channel, settings.service_token, app[KEY_CACHE])
     app[REVOCATIONS] = watcher
     task = asyncio.create_task(watcher.run(), name="revocation-watcher")

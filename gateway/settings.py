@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ConfigError(ValueError):
@@ -20,11 +21,48 @@ def _number(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _file(env: Mapping[str, str], name: str) -> str:
+    path = env.get(name, "")
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{name} names {path}, which is not a readable file")
+    return path
+
+
+@dataclass(frozen=True)
+class IdentityTls:
+    """TLS to the identity service (PEM files); with a certificate, mutual TLS."""
+
+    # The CA that signed the identity service's certificate.
+    ca_file: str
+    # The gateway's client certificate and key; its name says "service".
+    cert_file: str = ""
+    key_file: str = ""
+    # The name to expect in the server's certificate, when not the address's host.
+    server_name: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> IdentityTls | None:
+        """The TLS settings, or None for a plaintext channel."""
+        ca = _file(env, "IDENTITY_TLS_CA_FILE")
+        cert = _file(env, "IDENTITY_TLS_CERT_FILE")
+        key = _file(env, "IDENTITY_TLS_KEY_FILE")
+        server_name = env.get("IDENTITY_TLS_SERVER_NAME", "")
+        if bool(cert) != bool(key):
+            raise ConfigError("IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE go together")
+        if (cert or server_name) and not ca:
+            raise ConfigError(
+                "IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_SERVER_NAME need IDENTITY_TLS_CA_FILE, "
+                "the CA that signed the identity service's certificate"
+            )
+        return cls(ca, cert, key, server_name) if ca else None
+
+
 @dataclass(frozen=True)
 class Settings:
     identity_addr: str
-    # Bearer credential the identity service accepts from internal services.
-    service_token: str
+    # Bearer credential the identity service accepts from internal services;
+    # optional when the gateway's client certificate proves it (mutual TLS).
+    service_token: str = ""
     host: str = "127.0.0.1"
     port: int = 8080
     # External origin (behind an Ingress it differs from the bind address).
@@ -41,12 +79,18 @@ class Settings:
     # How long a verified key is trusted without asking again.
     key_cache_seconds: float = 2.0
     identity_timeout_seconds: float = 10.0
+    # None: a plaintext channel to the identity service.
+    identity_tls: IdentityTls | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
+        tls = IdentityTls.from_env(env)
         token = env.get("IDENTITY_SERVICE_TOKEN", "")
-        if not token:
-            raise ConfigError("IDENTITY_SERVICE_TOKEN is required")
+        if not token and not (tls and tls.cert_file):
+            raise ConfigError(
+                "IDENTITY_SERVICE_TOKEN is required, unless IDENTITY_TLS_CERT_FILE and "
+                "IDENTITY_TLS_KEY_FILE give the gateway a client certificate"
+            )
         host = env.get("GATEWAY_HOST", "127.0.0.1")
         port = int(_number(env, "GATEWAY_PORT", 8080))
         # Unset, the public origin is where we listen (http://127.0.0.1:8080).
@@ -65,4 +109,5 @@ class Settings:
             rate_limit_burst=int(_number(env, "SCIM_RATE_LIMIT_BURST", 500)),
             key_cache_seconds=_number(env, "SCIM_KEY_CACHE_SECONDS", 2.0),
             identity_timeout_seconds=_number(env, "GATEWAY_IDENTITY_TIMEOUT_SECONDS", 10.0),
+            identity_tls=tls,
         )

@@ -20,6 +20,15 @@ log = logging.getLogger("identity_svc")
 _STOP_GRACE_SECONDS = 10.0
 
 
+def _transport(settings: Settings) -> str:
+    """How the API port is protected, for the start-up log (names no file or secret)."""
+    if settings.tls is None:
+        return "plaintext"
+    if not settings.tls.client_ca_file:
+        return "TLS"
+    return "mutual TLS, certificates only" if settings.tls.require_mtls else "mutual TLS"
+
+
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     await migrate_dsn(settings.database_url)
     pool = await create_pool(
@@ -35,7 +44,9 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         address = f"{settings.host}:{settings.port}"
         server, port = await create_server(settings, pool, address, hub)
         await server.start()
-        log.info("identity service listening on %s:%d", settings.host, port)
+        log.info(
+            "identity service listening on %s:%d (%s)", settings.host, port, _transport(settings)
+        )
         await stop.wait()
         log.info("stopping: draining in-flight calls")
         # Closing the hub first ends followed streams, which would otherwise

@@ -1,5 +1,9 @@
 """The gRPC boundary: caller authentication, request ids, error mapping.
 
+A caller proves its kind (operator or service) with a bearer token or, under
+mutual TLS, with its verified client certificate; `_POLICY` says which kinds
+may call which service, and `_Guard._check_caller` alone applies it.
+
 `ERRORS` is the one table from domain errors to gRPC status codes; each
 status carries a google.rpc.ErrorInfo whose reason the gateway maps to a
 SCIM error. Anything unexpected is logged with its traceback and request id
@@ -11,7 +15,7 @@ from __future__ import annotations
 import hmac
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -62,10 +66,10 @@ SERVICE = "service"
 
 # Which caller may call which service; unlisted (health, reflection) are open.
 _POLICY = {
-    "/identity_api.v1.OrgAdmin/": {OPERATOR},
-    "/identity_api.v1.Provisioning/": {OPERATOR, SERVICE},
-    "/identity_api.v1.Directory/": {OPERATOR, SERVICE},
-    "/identity_api.v1.Events/": {OPERATOR, SERVICE},
+    "/identity_api.v1.OrgAdmin/": frozenset({OPERATOR}),
+    "/identity_api.v1.Provisioning/": frozenset({OPERATOR, SERVICE}),
+    "/identity_api.v1.Directory/": frozenset({OPERATOR, SERVICE}),
+    "/identity_api.v1.Events/": frozenset({OPERATOR, SERVICE}),
 }
 
 
@@ -87,27 +91,66 @@ def _request_id(metadata: Any) -> str:
     return uuid.uuid4().hex
 
 
-class ServiceInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, credentials: dict[str, str]) -> None:
-        """`credentials` maps each accepted bearer token to its caller kind."""
-        self._credentials = {t: kind for t, kind in credentials.items() if t}
+class Callers:
+    """How callers prove their kind: bearer tokens and verified certificates.
 
-    def _caller(self, metadata: Any) -> str | None:
+    Either method suffices unless `require_mtls`, when tokens are ignored.
+    """
+
+    def __init__(
+        self,
+        tokens: Mapping[str, str],
+        certificates: Mapping[str, str] | None = None,
+        *,
+        require_mtls: bool = False,
+    ) -> None:
+        """`tokens` and `certificates` (names) each map to a caller kind."""
+        self._tokens = {t: kind for t, kind in tokens.items() if t}
+        self._certificates = dict(certificates or {})
+        self._require_mtls = require_mtls
+
+    def kinds(self, context: Context) -> set[str]:
+        """Every kind the caller of this call has proven."""
+        kinds = self._certificate_kinds(context.auth_context())
+        if not self._require_mtls:
+            kinds |= self._token_kinds(context.invocation_metadata())
+        return kinds
+
+    def _certificate_kinds(self, auth: Mapping[str, Iterable[bytes]]) -> set[str]:
+        # The TLS handshake already verified the chain against the client CA,
+        # so these names are the peer's own. `peer_dns` holds only the DNS
+        # SANs (`x509_subject_alternative_name` mixes in URIs, emails, IPs).
+        names = [*auth.get("x509_common_name", ()), *auth.get("peer_dns", ())]
+        return {
+            kind
+            for name in names
+            if (kind := self._certificates.get(name.decode(errors="replace")))
+        }
+
+    def _token_kinds(self, metadata: Any) -> set[str]:
         presented = ""
         for key, value in metadata or ():
             if key == "authorization" and isinstance(value, str):
                 presented = value.removeprefix("Bearer ").strip()
-        caller = None
-        for token, kind in self._credentials.items():
-            if hmac.compare_digest(presented.encode(), token.encode()):
-                caller = kind
-        return caller
+        # Compare with every token, in constant time, so timing tells nothing.
+        return {
+            kind
+            for token, kind in self._tokens.items()
+            if hmac.compare_digest(presented.encode(), token.encode())
+        }
 
-    def _allowed(self, method: str, metadata: Any) -> bool:
-        for prefix, kinds in _POLICY.items():
-            if method.startswith(prefix):
-                return self._caller(metadata) in kinds
-        return True
+
+def _kinds_allowed(method: str) -> frozenset[str] | None:
+    """The caller kinds that may call `method`; None if anyone may."""
+    for prefix, kinds in _POLICY.items():
+        if method.startswith(prefix):
+            return kinds
+    return None
+
+
+class ServiceInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, callers: Callers) -> None:
+        self._callers = callers
 
     async def intercept_service(
         self,
@@ -117,9 +160,8 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        allowed = self._allowed(details.method, details.invocation_metadata)
         request_id = _request_id(details.invocation_metadata)
-        guard = _Guard(details.method, request_id, allowed)
+        guard = _Guard(details.method, request_id, self._callers, _kinds_allowed(details.method))
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 guard.unary(handler.unary_unary),
@@ -144,9 +186,13 @@ def _refuse_nul(request: Any) -> None:
 class _Guard:
     """Wraps one call: refuses unauthenticated callers, maps errors."""
 
-    def __init__(self, method: str, request_id: str, allowed: bool) -> None:
+    def __init__(
+        self, method: str, request_id: str, callers: Callers, allowed: frozenset[str] | None
+    ) -> None:
         self.method = method
         self.request_id = request_id
+        self.callers = callers
+        # Caller kinds that may make this call; None: anyone (health, reflection).
         self.allowed = allowed
 
     async def _fail(self, context: Context, exc: Exception) -> None:
@@ -164,7 +210,12 @@ class _Guard:
         )
 
     async def _check_caller(self, context: Context) -> None:
-        if not self.allowed:
+        """The one place that decides whether this caller may make this call.
+
+        It runs inside the call because the peer's certificate is only known
+        there (`auth_context()`), not in `intercept_service`.
+        """
+        if self.allowed is not None and not self.callers.kinds(context) & self.allowed:
             await context.abort(
                 grpc.StatusCode.UNAUTHENTICATED, "a valid caller credential is required"
             )

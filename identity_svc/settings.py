@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ConfigError(ValueError):
@@ -18,6 +19,76 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in ("", "false", "0", "no"):
+        return False
+    if raw in ("true", "1", "yes"):
+        return True
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _file(env: Mapping[str, str], name: str) -> str:
+    path = env.get(name, "")
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{name} names {path}, which is not a readable file")
+    return path
+
+
+def _names(env: Mapping[str, str], name: str) -> frozenset[str]:
+    return frozenset(n.strip() for n in env.get(name, "").split(",") if n.strip())
+
+
+@dataclass(frozen=True)
+class Tls:
+    """TLS on the API port (PEM files); with a client CA, mutual TLS.
+
+    With mutual TLS every client must present a certificate signed by
+    `client_ca_file`; its common name or a DNS subject alternative name listed
+    in `operators` or `services` makes the caller that kind.
+    """
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str = ""
+    operators: frozenset[str] = frozenset()
+    services: frozenset[str] = frozenset()
+    # Certificates alone authenticate: bearer tokens are ignored.
+    require_mtls: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Tls | None:
+        """The TLS settings, or None when the API port is plaintext."""
+        cert = _file(env, "IDENTITY_TLS_CERT_FILE")
+        key = _file(env, "IDENTITY_TLS_KEY_FILE")
+        client_ca = _file(env, "IDENTITY_TLS_CLIENT_CA_FILE")
+        operators = _names(env, "IDENTITY_MTLS_OPERATORS")
+        services = _names(env, "IDENTITY_MTLS_SERVICES")
+        require = _bool(env, "IDENTITY_REQUIRE_MTLS")
+        if bool(cert) != bool(key):
+            raise ConfigError("IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE go together")
+        if client_ca and not cert:
+            raise ConfigError(
+                "IDENTITY_TLS_CLIENT_CA_FILE needs IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE"
+            )
+        if (operators or services or require) and not client_ca:
+            raise ConfigError(
+                "IDENTITY_MTLS_OPERATORS, IDENTITY_MTLS_SERVICES and IDENTITY_REQUIRE_MTLS "
+                "need mutual TLS: set IDENTITY_TLS_CLIENT_CA_FILE"
+            )
+        if both := operators & services:
+            raise ConfigError(
+                f"{', '.join(sorted(both))}: listed in both IDENTITY_MTLS_OPERATORS "
+                "and IDENTITY_MTLS_SERVICES"
+            )
+        if require and not (operators or services):
+            raise ConfigError(
+                "IDENTITY_REQUIRE_MTLS=true refuses every caller unless "
+                "IDENTITY_MTLS_OPERATORS or IDENTITY_MTLS_SERVICES names some"
+            )
+        return cls(cert, key, client_ca, operators, services, require) if cert else None
 
 
 @dataclass(frozen=True)
@@ -35,15 +106,22 @@ class Settings:
     db_command_timeout: float = 30.0
     # Largest page a listing answers, advertised by the gateway.
     max_page_size: int = 1000
+    # None: a plaintext API port, callers known by bearer token only.
+    tls: Tls | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         database_url = env.get("DATABASE_URL", "")
         if not database_url:
             raise ConfigError("DATABASE_URL is required")
+        tls = Tls.from_env(env)
         operator_token = env.get("IDENTITY_OPERATOR_TOKEN", "")
-        if len(operator_token) < 16:
-            raise ConfigError("IDENTITY_OPERATOR_TOKEN must be set (at least 16 characters)")
+        # Operators may instead be known by their certificates alone.
+        if (operator_token or not (tls and tls.operators)) and len(operator_token) < 16:
+            raise ConfigError(
+                "IDENTITY_OPERATOR_TOKEN must be set (at least 16 characters), "
+                "unless IDENTITY_MTLS_OPERATORS names the operators' certificates"
+            )
         return cls(
             database_url=database_url,
             host=env.get("IDENTITY_HOST", "127.0.0.1"),
@@ -54,4 +132,5 @@ class Settings:
             db_pool_max=_int(env, "IDENTITY_DB_POOL_MAX", 10),
             db_command_timeout=float(_int(env, "IDENTITY_DB_COMMAND_TIMEOUT", 30)),
             max_page_size=_int(env, "SCIM_MAX_PAGE_SIZE", 1000),
+            tls=tls,
         )

@@ -322,6 +322,16 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
 # ---------------------------------------------------------------- running
 
 
+def _rejected(settings: Settings) -> str:
+    if settings.tls and settings.tls.cert_file:
+        return (
+            "the identity service rejected the operator credential: its "
+            "IDENTITY_MTLS_OPERATORS must name the client certificate, or give a valid "
+            "operator token"
+        )
+    return f"the identity service rejected the operator token; {CREDENTIAL_HINT}"
+
+
 def _rpc_error(exc: grpc.RpcError, settings: Settings) -> tuple[int, str]:
     """Translate a gRPC error into (exit code, message); the only place that does."""
     code, details = exc.code(), exc.details() or ""
@@ -330,7 +340,7 @@ def _rpc_error(exc: grpc.RpcError, settings: Settings) -> tuple[int, str]:
     if code is grpc.StatusCode.UNAVAILABLE:
         return EXIT_UNAVAILABLE, f"identity service unreachable at {settings.identity_addr}"
     if code is grpc.StatusCode.UNAUTHENTICATED:
-        return EXIT_USAGE, f"the identity service rejected the operator token; {CREDENTIAL_HINT}"
+        return EXIT_USAGE, _rejected(settings)
     if code is grpc.StatusCode.DEADLINE_EXCEEDED:
         return EXIT_ERROR, f"identity service at {settings.identity_addr} did not answer in time"
     return EXIT_ERROR, f"{code.name}: {details}" if details else code.name
@@ -338,11 +348,15 @@ def _rpc_error(exc: grpc.RpcError, settings: Settings) -> tuple[int, str]:
 
 def _execute(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> None:
     if "stream" in args:  # prints as results arrive (events --follow)
-        with IdentityClient(settings.identity_addr, settings.operator_token) as client:
+        with IdentityClient(
+            settings.identity_addr, settings.operator_token, tls=settings.tls
+        ) as client:
             args.stream(client, args, stdout)
         return
     command: Command = args.command
-    with IdentityClient(settings.identity_addr, settings.operator_token) as client:
+    with IdentityClient(
+        settings.identity_addr, settings.operator_token, tls=settings.tls
+    ) as client:
         output = command(client, args, settings)
     if args.json:
         stdout.write(json.dumps(output.data, indent=2) + "\n")

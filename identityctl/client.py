@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
@@ -10,6 +11,7 @@ import grpc
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identityctl.settings import IdentityTls
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -30,21 +32,45 @@ def new_context(actor: pb.Actor) -> pb.RequestContext:
     return pb.RequestContext(actor=actor, request_id=str(uuid.uuid4()))
 
 
+def open_channel(address: str, tls: IdentityTls | None) -> grpc.Channel:
+    """A channel to the identity service: TLS, mutual with a client certificate, if set."""
+    if tls is None:
+        return grpc.insecure_channel(address)
+
+    def read(path: str) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    credentials = grpc.ssl_channel_credentials(
+        read(tls.ca_file), private_key=read(tls.key_file), certificate_chain=read(tls.cert_file)
+    )
+    # For an address whose host is not a name in the server's certificate.
+    options = [("grpc.ssl_target_name_override", tls.server_name)] if tls.server_name else []
+    return grpc.secure_channel(address, credentials, options=options)
+
+
 class IdentityClient:
-    """OrgAdmin calls over an insecure channel, with the operator credential and a deadline.
+    """OrgAdmin calls with the operator credential and a deadline.
+
+    The credential is the operator token, a client certificate (mutual TLS), or both.
 
     Errors are raised as ``grpc.RpcError``; the CLI maps them to messages in one place.
     """
 
     def __init__(
-        self, address: str, operator_token: str, timeout: float = DEFAULT_TIMEOUT_S
+        self,
+        address: str,
+        operator_token: str,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        tls: IdentityTls | None = None,
     ) -> None:
         self.address = address
-        self._channel = grpc.insecure_channel(address)
+        self._channel = open_channel(address, tls)
         self._stub = pb_grpc.OrgAdminStub(self._channel)
         self._directory = pb_grpc.DirectoryStub(self._channel)
         self._events = pb_grpc.EventsStub(self._channel)
-        self._metadata = (("authorization", f"Bearer {operator_token}"),)
+        self._metadata: tuple[tuple[str, str], ...] = (
+            (("authorization", f"Bearer {operator_token}"),) if operator_token else ()
+        )
         self._timeout = timeout
 
     def __enter__(self) -> IdentityClient:

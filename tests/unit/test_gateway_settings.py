@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.settings import ConfigError, Settings
+from gateway.settings import ConfigError, IdentityTls, Settings
 
 
 def test_defaults_follow_the_bind_address():
@@ -25,5 +25,55 @@ def test_public_url_loses_its_trailing_slash():
     ],
 )
 def test_bad_configuration_names_the_variable(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+@pytest.fixture
+def pem(tmp_path):
+    """Stand-ins for PEM files: settings only check that they exist."""
+    for name in ("cert", "key", "ca"):
+        (tmp_path / name).write_text("pem")
+    return {name: str(tmp_path / name) for name in ("cert", "key", "ca")}
+
+
+def test_without_tls_variables_the_channel_is_plaintext():
+    assert Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t"}).identity_tls is None
+
+
+def test_a_client_certificate_replaces_the_service_token(pem):
+    settings = Settings.from_env(
+        {
+            "IDENTITY_TLS_CA_FILE": pem["ca"],
+            "IDENTITY_TLS_CERT_FILE": pem["cert"],
+            "IDENTITY_TLS_KEY_FILE": pem["key"],
+            "IDENTITY_TLS_SERVER_NAME": "identity-svc",
+        }
+    )
+    assert settings.service_token == ""
+    assert settings.identity_tls == IdentityTls(pem["ca"], pem["cert"], pem["key"], "identity-svc")
+
+
+def test_tls_without_a_client_certificate_still_needs_the_token(pem):
+    with pytest.raises(ConfigError, match="IDENTITY_SERVICE_TOKEN is required"):
+        Settings.from_env({"IDENTITY_TLS_CA_FILE": pem["ca"]})
+    settings = Settings.from_env({"IDENTITY_TLS_CA_FILE": pem["ca"], "IDENTITY_SERVICE_TOKEN": "t"})
+    assert settings.identity_tls == IdentityTls(pem["ca"])
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"IDENTITY_TLS_CERT_FILE": "cert"}, "IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE"),
+        (
+            {"IDENTITY_TLS_CERT_FILE": "cert", "IDENTITY_TLS_KEY_FILE": "key"},
+            "need IDENTITY_TLS_CA",
+        ),
+        ({"IDENTITY_TLS_SERVER_NAME": "identity-svc"}, "need IDENTITY_TLS_CA_FILE"),
+        ({"IDENTITY_TLS_CA_FILE": "/nonexistent/ca.pem"}, "IDENTITY_TLS_CA_FILE names"),
+    ],
+)
+def test_bad_tls_configuration_names_the_variable(pem, env, message):
+    env = {"IDENTITY_SERVICE_TOKEN": "t", **{k: pem.get(v, v) for k, v in env.items()}}
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)

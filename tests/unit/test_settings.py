@@ -26,3 +26,81 @@ def test_overrides():
 def test_bad_configuration_is_refused_with_the_variable_named(env, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+@pytest.fixture
+def pem(tmp_path):
+    """Stand-ins for PEM files: settings only check that they exist."""
+    for name in ("cert", "key", "ca"):
+        (tmp_path / name).write_text("pem")
+    return {name: str(tmp_path / name) for name in ("cert", "key", "ca")}
+
+
+def test_without_tls_variables_the_port_is_plaintext():
+    assert Settings.from_env(BASE).tls is None
+
+
+def test_cert_and_key_serve_tls_and_a_client_ca_makes_it_mutual(pem):
+    env = {**BASE, "IDENTITY_TLS_CERT_FILE": pem["cert"], "IDENTITY_TLS_KEY_FILE": pem["key"]}
+    tls = Settings.from_env(env).tls
+    assert tls is not None
+    assert (tls.cert_file, tls.key_file, tls.client_ca_file) == (pem["cert"], pem["key"], "")
+    mutual = Settings.from_env(
+        {
+            **env,
+            "IDENTITY_TLS_CLIENT_CA_FILE": pem["ca"],
+            "IDENTITY_MTLS_OPERATORS": "identityctl, studio-backend",
+            "IDENTITY_MTLS_SERVICES": "scim-gateway,",
+            "IDENTITY_REQUIRE_MTLS": "TRUE",
+        }
+    ).tls
+    assert mutual is not None
+    assert mutual.operators == {"identityctl", "studio-backend"}
+    assert (mutual.services, mutual.require_mtls) == (frozenset({"scim-gateway"}), True)
+
+
+def test_operators_known_by_certificate_need_no_operator_token(pem):
+    env = {
+        "DATABASE_URL": "postgresql://db/x",
+        "IDENTITY_TLS_CERT_FILE": pem["cert"],
+        "IDENTITY_TLS_KEY_FILE": pem["key"],
+        "IDENTITY_TLS_CLIENT_CA_FILE": pem["ca"],
+        "IDENTITY_MTLS_OPERATORS": "identityctl",
+    }
+    assert Settings.from_env(env).operator_token == ""
+    # A token that is set must still be a real one.
+    with pytest.raises(ConfigError, match="IDENTITY_OPERATOR_TOKEN"):
+        Settings.from_env({**env, "IDENTITY_OPERATOR_TOKEN": "short"})
+
+
+def _tls_env(pem: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {**BASE, "IDENTITY_TLS_CERT_FILE": pem["cert"], "IDENTITY_TLS_KEY_FILE": pem["key"]}
+    return {**env, "IDENTITY_TLS_CLIENT_CA_FILE": pem["ca"], **extra}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"IDENTITY_TLS_KEY_FILE": ""}, "IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE"),
+        ({"IDENTITY_TLS_CERT_FILE": ""}, "IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE"),
+        ({"IDENTITY_TLS_KEY_FILE": "/nonexistent/key.pem"}, "IDENTITY_TLS_KEY_FILE names"),
+        ({"IDENTITY_TLS_CERT_FILE": "", "IDENTITY_TLS_KEY_FILE": ""}, "needs IDENTITY_TLS_CERT"),
+        (
+            {"IDENTITY_TLS_CLIENT_CA_FILE": "", "IDENTITY_MTLS_SERVICES": "gw"},
+            "set IDENTITY_TLS_CLIENT_CA_FILE",
+        ),
+        (
+            {"IDENTITY_TLS_CLIENT_CA_FILE": "", "IDENTITY_REQUIRE_MTLS": "true"},
+            "set IDENTITY_TLS_CLIENT_CA_FILE",
+        ),
+        ({"IDENTITY_REQUIRE_MTLS": "true"}, "refuses every caller"),
+        ({"IDENTITY_REQUIRE_MTLS": "sometimes"}, "IDENTITY_REQUIRE_MTLS must be true or false"),
+        (
+            {"IDENTITY_MTLS_OPERATORS": "a,b", "IDENTITY_MTLS_SERVICES": "b"},
+            "b: listed in both",
+        ),
+    ],
+)
+def test_bad_tls_configuration_is_refused_with_the_variable_named(pem, change, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(_tls_env(pem, **change))
