@@ -9,8 +9,10 @@ from aiohttp import web
 from gateway.auth import auth_middleware
 from gateway.identity_client import IdentityClient, open_channel
 from gateway.key_cache import KeyCache
-from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
+from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
+from gateway.metrics import METRICS, GatewayMetrics, metrics_middleware
 from gateway.rate_limit import RateLimiter
+from gateway.readiness import Readiness
 from gateway.responses import error_middleware
 from gateway.revocations import watch_revocations
 from gateway.routes import setup_routes
@@ -20,18 +22,21 @@ from gateway.settings import Settings
 async def _identity_channel(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     channel = open_channel(settings)
-    app[IDENTITY] = IdentityClient(channel, settings)
+    app[IDENTITY] = IdentityClient(channel, settings, app[METRICS])
     yield
     await channel.close()
 
 
 def create_app(settings: Settings) -> web.Application:
-    # Error handling is outermost, so auth failures are SCIM errors too.
+    # Metrics are outermost, so they count every answer; error handling is
+    # next, so auth failures are SCIM errors too.
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[metrics_middleware, error_middleware, auth_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[METRICS] = GatewayMetrics()
+    app[READINESS] = Readiness()
     app[KEY_CACHE] = KeyCache(settings.key_cache_seconds)
     app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     app.cleanup_ctx.append(_identity_channel)

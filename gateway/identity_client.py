@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from gateway import errors
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
+    from gateway.metrics import GatewayMetrics
     from gateway.settings import IdentityTls, Settings
 
 log = logging.getLogger(__name__)
@@ -100,15 +101,22 @@ def map_rpc_errors() -> Iterator[None]:
 class IdentityClient:
     """Provisioning RPCs with credentials, request ids and deadlines."""
 
-    def __init__(self, channel: grpc.aio.Channel, settings: Settings) -> None:
+    def __init__(
+        self, channel: grpc.aio.Channel, settings: Settings, metrics: GatewayMetrics | None = None
+    ) -> None:
+        self.channel = channel
         self._stub = pb_grpc.ProvisioningStub(channel)
+        self._metrics = metrics
         self._token = settings.service_token
         self._timeout = settings.identity_timeout_seconds
 
     async def call(self, method: str, request: Any, request_id: str) -> Any:
         """Call Provisioning.`method`, mapping failures to SCIM errors."""
         metadata = (*credential_metadata(self._token), ("x-request-id", request_id))
-        with map_rpc_errors():
+        with map_rpc_errors(), self._measured(method):
             return await getattr(self._stub, method)(
                 request, metadata=metadata, timeout=self._timeout
             )
+
+    def _measured(self, method: str) -> AbstractContextManager[None]:
+        return self._metrics.rpc(method) if self._metrics else nullcontext()

@@ -7,9 +7,11 @@ from aiohttp import web
 from gateway.identity_client import IdentityClient
 from gateway.key_cache import KeyCache
 from gateway.rate_limit import RateLimiter
+from gateway.readiness import Readiness
 from gateway.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 IDENTITY = web.AppKey("identity", IdentityClient)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+READINESS = web.AppKey("readiness", Readiness)

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
+from gateway.logs import REQUEST_ID_VAR
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def _request_id(request: web.Request) -> str:
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = _request_id(request)
     request[REQUEST_ID] = request_id
+    # Each request runs in its own task: every log line it emits carries the id.
+    REQUEST_ID_VAR.set(request_id)
     try:
         response = await handler(request)
     except errors.ScimError as error:

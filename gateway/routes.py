@@ -1,10 +1,12 @@
-"""The URL table: every SCIM endpoint under /scim/v2/{org}."""
+"""The URL table: every SCIM endpoint under /scim/v2/{org}, and the probes and metrics."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from gateway.handlers import bulk, discovery, groups, search, users
+from gateway.keys import IDENTITY, READINESS
+from gateway.metrics import METRICS
 
 ORG = "/scim/v2/{org}"
 
@@ -14,10 +16,24 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: 503 while shutting down or while the identity service is unreachable."""
+    if request.app[READINESS].ready(request.app[IDENTITY].channel):
+        return web.json_response({"status": "ready"})
+    return web.json_response({"status": "not ready"}, status=503)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of this replica's metrics."""
+    return request.app[METRICS].exposition()
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_routes(
         [
             web.get("/healthz", healthz, allow_head=False),
+            web.get("/readyz", readyz, allow_head=False),
+            web.get("/metrics", metrics, allow_head=False),
             web.get(f"{ORG}/Users", users.list_users, allow_head=False),
             web.post(f"{ORG}/Users", users.create_user),
             web.post(f"{ORG}/Users/.search", users.search_users),

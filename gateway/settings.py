@@ -28,6 +28,14 @@ def _file(env: Mapping[str, str], name: str) -> str:
     return path
 
 
+def log_format(env: Mapping[str, str]) -> str:
+    """LOG_FORMAT: json (the default) or text."""
+    value = env.get("LOG_FORMAT", "").strip().lower() or "json"
+    if value not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class IdentityTls:
     """TLS to the identity service (PEM files); with a certificate, mutual TLS."""
@@ -81,6 +89,13 @@ class Settings:
     identity_timeout_seconds: float = 10.0
     # None: a plaintext channel to the identity service.
     identity_tls: IdentityTls | None = None
+    # On SIGTERM: not ready at once, keep serving this long (load balancers
+    # stop sending), then stop accepting and let in-flight requests finish
+    # within `drain_seconds`.
+    shutdown_delay_seconds: float = 5.0
+    drain_seconds: float = 20.0
+    # "json" (one object per line) or "text".
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -110,4 +125,7 @@ class Settings:
             key_cache_seconds=_number(env, "SCIM_KEY_CACHE_SECONDS", 2.0),
             identity_timeout_seconds=_number(env, "GATEWAY_IDENTITY_TIMEOUT_SECONDS", 10.0),
             identity_tls=tls,
+            shutdown_delay_seconds=_number(env, "SHUTDOWN_DELAY_SECONDS", 5.0),
+            drain_seconds=_number(env, "GATEWAY_DRAIN_SECONDS", 20.0),
+            log_format=log_format(env),
         )
