@@ -116,6 +116,10 @@ def main() -> None:
     env.setdefault("GATEWAY_PORT", "8080")
     default_public = f"http://{env['GATEWAY_HOST']}:{env['GATEWAY_PORT']}"
     env["SCIM_PUBLIC_URL"] = env.get("SCIM_PUBLIC_URL", default_public).rstrip("/")
+    # A person reads this terminal: plain text logs (LOG_FORMAT=json for lines
+    # like production's), and no load balancer to wait for on the way out.
+    env.setdefault("LOG_FORMAT", "text")
+    env.setdefault("SHUTDOWN_DELAY_SECONDS", "0")
 
     # SIGTERM must unwind like Ctrl-C so the embedded Postgres is stopped; SIGINT
     # is set explicitly too, since a shell's background job starts with it ignored.

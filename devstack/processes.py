@@ -102,6 +102,11 @@ class StackEnv:
             "IDENTITY_PORT": str(identity_port),
             "IDENTITY_OPERATOR_TOKEN": operator_token,
             "IDENTITY_SERVICE_TOKEN": service_token,
+            # Free ports for the health-only and metrics servers; no grace
+            # delay on SIGTERM (no load balancer to wait for).
+            "IDENTITY_HEALTH_PORT": "0",
+            "IDENTITY_METRICS_PORT": "0",
+            "SHUTDOWN_DELAY_SECONDS": "0",
         }
         gateway = {
             **base,
@@ -110,6 +115,7 @@ class StackEnv:
             "IDENTITY_ADDR": identity_addr,
             "IDENTITY_SERVICE_TOKEN": service_token,
             "SCIM_PUBLIC_URL": origin,
+            "SHUTDOWN_DELAY_SECONDS": "0",
             **(gateway_settings or {}),
         }
         cli = {

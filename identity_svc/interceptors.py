@@ -12,8 +12,10 @@ and answered with a generic INTERNAL.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,9 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from identity_svc.domain import errors
+from identity_svc.logs import REQUEST_ID_VAR
 from identity_svc.message_text import first_nul_field
+from identity_svc.metrics import GRPC_HANDLED, GRPC_SECONDS, code_name, split_method
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]
@@ -85,10 +89,11 @@ def _status_for(exc: errors.DomainError) -> grpc.Status:
 
 
 def _request_id(metadata: Any) -> str:
+    """The caller's x-request-id, or "" when it sent none."""
     for key, value in metadata or ():
         if key == "x-request-id" and isinstance(value, str) and value:
             return value[:128]
-    return uuid.uuid4().hex
+    return ""
 
 
 class Callers:
@@ -190,7 +195,9 @@ class _Guard:
         self, method: str, request_id: str, callers: Callers, allowed: frozenset[str] | None
     ) -> None:
         self.method = method
-        self.request_id = request_id
+        # Made up here when the caller sent none (a RequestContext may carry one).
+        self.request_id_generated = not request_id
+        self.request_id = request_id or uuid.uuid4().hex
         self.callers = callers
         # Caller kinds that may make this call; None: anyone (health, reflection).
         self.allowed = allowed
@@ -220,29 +227,56 @@ class _Guard:
                 grpc.StatusCode.UNAUTHENTICATED, "a valid caller credential is required"
             )
 
+    def _begin(self, request: Any) -> float:
+        """Log lines of this call carry its request id: metadata, else RequestContext."""
+        request_id = self.request_id
+        if self.request_id_generated:
+            request_id = getattr(getattr(request, "context", None), "request_id", "") or request_id
+        REQUEST_ID_VAR.set(request_id)
+        return time.perf_counter()
+
+    def _measure(self, context: Context, start: float, code: str | None = None) -> None:
+        service, method = split_method(self.method)
+        GRPC_SECONDS.labels(service, method).observe(time.perf_counter() - start)
+        GRPC_HANDLED.labels(service, method, code or code_name(context.code())).inc()
+
     def unary(self, behavior: Any) -> Any:
         async def call(request: Any, context: Context) -> Any:
-            await self._check_caller(context)
+            start = self._begin(request)
+            code = None
             try:
+                await self._check_caller(context)
                 _refuse_nul(request)
                 return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
             except Exception as exc:
                 await self._fail(context, exc)
+            finally:
+                self._measure(context, start, code)
 
         return call
 
     def stream(self, behavior: Any) -> Any:
         async def call(request: Any, context: Context) -> AsyncIterator[Any]:
-            await self._check_caller(context)
+            start = self._begin(request)
+            code = None
             try:
+                await self._check_caller(context)
                 _refuse_nul(request)
                 async for item in behavior(request, context):
                     yield item
             except grpc.aio.AbortError:
                 raise
+            except asyncio.CancelledError:
+                code = "CANCELLED"
+                raise
             except Exception as exc:
                 await self._fail(context, exc)
+            finally:
+                self._measure(context, start, code)
 
         return call

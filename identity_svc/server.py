@@ -1,4 +1,4 @@
-"""Builds the identity service's gRPC server: servicers, health, reflection."""
+"""The identity service's gRPC servers: the API (servicers, health, reflection), health-only."""
 
 from __future__ import annotations
 
@@ -44,13 +44,18 @@ def server_credentials(tls: Tls) -> grpc.ServerCredentials:
 
 
 async def create_server(
-    settings: Settings, pool: asyncpg.Pool, address: str, hub: EventHub | None = None
+    settings: Settings,
+    pool: asyncpg.Pool,
+    address: str,
+    hub: EventHub | None = None,
+    health_servicer: health.aio.HealthServicer | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """A server bound to `address` (port 0 picks one); returns it and its port.
 
     `hub` is the process's LISTEN connection for the event streams; its owner
     starts and closes it. Without one, a hub is made that starts on first use.
     With `settings.tls` the port serves TLS (mutual with a client CA).
+    `health_servicer`, when given, is shared with `create_health_server`.
     """
     server = grpc.aio.server(interceptors=[ServiceInterceptor(_callers(settings))])
     pb_grpc.add_OrgAdminServicer_to_server(OrgAdminServicer(pool), server)
@@ -61,7 +66,7 @@ async def create_server(
     pb_grpc.add_EventsServicer_to_server(
         EventsServicer(pool, hub or EventHub(settings.database_url)), server
     )
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_servicer or health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -71,3 +76,17 @@ async def create_server(
     if settings.tls is None:
         return server, server.add_insecure_port(address)
     return server, server.add_secure_port(address, server_credentials(settings.tls))
+
+
+def create_health_server(
+    health_servicer: health.aio.HealthServicer, address: str
+) -> tuple[grpc.aio.Server, int]:
+    """A plaintext server of grpc.health.v1 only, for kubelet probes.
+
+    It shares the API server's servicer, so both ports tell the same status,
+    and it stays plaintext when the API port requires mutual TLS: it reveals
+    nothing but SERVING or NOT_SERVING.
+    """
+    server = grpc.aio.server()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    return server, server.add_insecure_port(address)

@@ -21,6 +21,23 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "")
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get("LOG_FORMAT", "").strip().lower() or "json"
+    if value not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
+    return value
+
+
 def _bool(env: Mapping[str, str], name: str) -> bool:
     raw = env.get(name, "").strip().lower()
     if raw in ("", "false", "0", "no"):
@@ -108,6 +125,16 @@ class Settings:
     max_page_size: int = 1000
     # None: a plaintext API port, callers known by bearer token only.
     tls: Tls | None = None
+    # Plaintext gRPC health only (kubelet `grpc:` probes, whatever the API
+    # port requires) and Prometheus /metrics; 0 picks a free port.
+    health_port: int = 50052
+    metrics_port: int = 9090
+    # On SIGTERM: NOT_SERVING at once, keep serving this long (load balancers
+    # stop sending), then stop accepting and let calls finish within `drain_seconds`.
+    shutdown_delay_seconds: float = 5.0
+    drain_seconds: float = 20.0
+    # "json" (one object per line) or "text".
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -133,4 +160,9 @@ class Settings:
             db_command_timeout=float(_int(env, "IDENTITY_DB_COMMAND_TIMEOUT", 30)),
             max_page_size=_int(env, "SCIM_MAX_PAGE_SIZE", 1000),
             tls=tls,
+            health_port=_int(env, "IDENTITY_HEALTH_PORT", 50052),
+            metrics_port=_int(env, "IDENTITY_METRICS_PORT", 9090),
+            shutdown_delay_seconds=_float(env, "SHUTDOWN_DELAY_SECONDS", 5.0),
+            drain_seconds=_float(env, "IDENTITY_DRAIN_SECONDS", 20.0),
+            log_format=_log_format(env),
         )

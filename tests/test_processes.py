@@ -83,6 +83,9 @@ def test_identity_service_serves_and_stops_on_sigterm(database_url: str) -> None
         "DATABASE_URL": database_url,
         "IDENTITY_PORT": str(port),
         "IDENTITY_OPERATOR_TOKEN": "operator-token-for-process-test",
+        "IDENTITY_HEALTH_PORT": "0",
+        "IDENTITY_METRICS_PORT": "0",
+        "SHUTDOWN_DELAY_SECONDS": "0",
     }
     with _start("identity_svc", env) as process:
         _wait_for_line(process, "listening on")
@@ -130,6 +133,8 @@ def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
         },
         "DATA_DIR": str(data_dir),
         "IDENTITY_PORT": str(port),
+        "IDENTITY_HEALTH_PORT": "0",
+        "IDENTITY_METRICS_PORT": "0",
         "GATEWAY_PORT": str(http_port),
         "SCIM_PUBLIC_URL": "https://scim.example.test",
     }

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from identity_svc.domain.errors import NotFound
+from identity_svc.metrics import EVENTS_WRITTEN
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
@@ -95,6 +96,8 @@ async def append_events(
             [e.resource_id for e in batch],
             [json.dumps(e.data) for e in batch],
         )
+    for event in events:
+        EVENTS_WRITTEN.labels(event.type).inc()
 
 
 @dataclass(frozen=True)
