@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROTO_SRC := protos/identity_api/v1/identity.proto
 PROTO_OUT := identity_api/v1/identity_pb2.py
 
-.PHONY: install protos run test lint fmt check bench clean
+.PHONY: install protos run test lint fmt check bench deploy-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,22 @@ fmt: install
 # A benchmark, not a test: figures vary with the machine (see bench/README.md).
 bench: install
 	$(BIN)/python -m bench
+
+# Kubernetes manifests, offline (deploy/README.md): render every overlay with the
+# project's pinned kubectl (kustomize built in), validate strictly, lint the YAML.
+K8S_VERSION := 1.35.0
+DEPLOY_TARGETS := base overlays/dev overlays/prod overlays/prod-mtls
+
+deploy-check: $(VENV)/.installed
+	$(BIN)/python deploy/tools/fetch_kubectl.py
+	$(BIN)/yamllint --strict -c deploy/.yamllint.yaml deploy
+	@mkdir -p build/deploy
+	@set -e; for t in $(DEPLOY_TARGETS); do \
+		out=build/deploy/$$(echo $$t | tr / -).yaml; \
+		echo "deploy-check: deploy/$$t -> $$out"; \
+		$(BIN)/kubectl kustomize deploy/$$t > $$out; \
+		$(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) $$out; \
+	done
 
 # Exactly what CI runs.
 check:

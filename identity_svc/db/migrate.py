@@ -6,7 +6,9 @@ what is missing, the others then find nothing left to do.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -61,3 +63,17 @@ async def migrate_dsn(dsn: str) -> list[str]:
         return await migrate(conn)
     finally:
         await conn.close()
+
+
+def main() -> None:
+    """`python -m identity_svc.db.migrate`: apply what is pending to `DATABASE_URL`, then exit.
+
+    The Kubernetes migration step runs this before the service starts.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    applied = asyncio.run(migrate_dsn(os.environ["DATABASE_URL"]))
+    log.info("migrations applied: %d", len(applied))
+
+
+if __name__ == "__main__":
+    main()
