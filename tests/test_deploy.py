@@ -8,8 +8,11 @@ installed, and that the manifests agree with the services' settings.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -180,6 +183,22 @@ def test_manifest_commands_resolve():
     for container in containers:
         assert container["image"] == IMAGE
         assert_command_resolves(container["command"])
+
+
+def test_migrate_step_runs_as_the_init_container_does(database_url: str):
+    (migrate,) = (c for c in our_containers() if c["name"] == "migrate")
+    assert migrate["command"][0] == "python"
+    argv = [sys.executable, *migrate["command"][1:]]  # the venv's python, as in the image
+    done = subprocess.run(  # noqa: S603 - the manifest's own command
+        argv,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "migrations applied: 0" in done.stderr  # the session database is current
 
 
 def test_every_pod_is_hardened_and_sized():
