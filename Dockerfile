@@ -7,9 +7,10 @@
 # --- builder: generate the gRPC code, install the project into a venv --------
 FROM python:3.11.14-slim-bookworm AS builder
 
+# pip compiles bytecode at install time: the runtime's root filesystem is
+# read-only, so nothing could be cached there later.
 ENV PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # grpcio-tools only generates code: it lives in its own venv and never reaches
 # the runtime image. Same pin as pyproject.toml's dev extra.
@@ -45,8 +46,7 @@ RUN groupadd --system --gid 10001 graphos \
 
 COPY --from=builder /opt/venv /opt/venv
 
-# Containers bind every interface; bytecode was compiled at install time and
-# the root filesystem is read-only in Kubernetes.
+# Containers bind every interface; bytecode was compiled in the builder.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

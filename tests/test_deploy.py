@@ -130,6 +130,14 @@ def test_cmd_and_entrypoint_resolve():
         assert_command_resolves(argv)
 
 
+def test_image_generates_code_with_the_dev_pinned_grpcio_tools():
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        dev = tomllib.load(f)["project"]["optional-dependencies"]["dev"]
+    (pin,) = (d for d in dev if d.startswith("grpcio-tools=="))
+    runs = " ".join(args for keyword, args in dockerfile_instructions() if keyword == "RUN")
+    assert re.findall(r"grpcio-tools==[\w.]+", runs) == [pin]
+
+
 def test_image_runs_as_numeric_non_root_user():
     users = [args for keyword, args in dockerfile_instructions() if keyword == "USER"]
     assert users, "no USER"
