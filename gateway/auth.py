@@ -24,7 +24,7 @@ KEY_ID = web.RequestKey("scim_key_id", str)
 
 def _bearer(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token.strip() or not token.isascii():
         raise errors.Unauthorized("a bearer token is required")
     return token.strip()
 

@@ -7,6 +7,7 @@ replaced by the ids that earlier operations created.
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -16,8 +17,10 @@ from gateway import errors
 from gateway.handlers import groups, users
 from gateway.handlers.common import base_url, read_object
 from gateway.keys import SETTINGS
-from gateway.responses import scim_json
+from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.resources import etag, group_location, parse_etag, user_location
+
+log = logging.getLogger(__name__)
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
@@ -137,6 +140,13 @@ async def bulk(request: web.Request) -> web.Response:
         except errors.ScimError as error:
             failures += 1
             result = _failure(operation, error)
+        except Exception:
+            # A fault in one operation must not lose the results of those
+            # before it, which are already committed.
+            log.exception("bulk operation failed [request %s]", request[REQUEST_ID])
+            failures += 1
+            fault = errors.InternalError(f"internal error; request id {request[REQUEST_ID]}")
+            result = _failure(operation, fault)
         if bulk_id:
             result["bulkId"] = bulk_id
         results.append(result)

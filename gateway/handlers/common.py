@@ -21,6 +21,12 @@ from identity_api.v1 import identity_pb2 as pb
 
 SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
+# startIndex travels as int32; anything past it is past the end anyway.
+_MAX_START_INDEX = 2**31 - 1
+# SCIM resources nest a few levels; deeper bodies are refused before they
+# reach protobuf (which decodes at most 100 levels) or Python's recursion limit.
+MAX_JSON_DEPTH = 32
+
 
 def identity(request: web.Request) -> IdentityClient:
     return request.app[IDENTITY]
@@ -50,9 +56,24 @@ async def read_json(request: web.Request) -> Any:
     """The request body as JSON (application/scim+json or application/json)."""
     raw = await request.read()  # aiohttp enforces the size limit: 413
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise errors.InvalidSyntax(f"the body is not valid JSON: {exc}") from exc
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise errors.InvalidSyntax(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def _depth(value: Any) -> int:
+    """How deeply `value` nests, counted without recursion."""
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            level.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 async def read_object(request: web.Request) -> dict[str, Any]:
@@ -108,11 +129,11 @@ def listing(params: ListParams, resources: list[dict[str, Any]], reply: Any) -> 
     return scim_json(list_response(resources, reply.total_results, reply.start_index))
 
 
-def resource_response(resource: dict[str, Any], version: int, *, status: int = 200) -> web.Response:
-    location = resource.get("meta", {}).get("location", "")
-    headers = {"ETag": etag(version)}
-    if location:
-        headers["Location"] = location
+def resource_response(
+    resource: dict[str, Any], version: int, location: str, *, status: int = 200
+) -> web.Response:
+    """A resource with its ETag and Location (known even if meta is projected away)."""
+    headers = {"ETag": etag(version), "Location": location}
     return scim_json(resource, status=status, headers=headers)
 
 
@@ -131,7 +152,7 @@ def _int(params: Mapping[str, Any], name: str) -> int | None:
         return None
     try:
         return int(raw)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise errors.InvalidValue(f"{name} must be an integer") from exc
 
 
@@ -155,7 +176,8 @@ def _page(params: Mapping[str, Any], max_page_size: int) -> tuple[pb.Page, bool]
         if count is not None:
             cursor.count = count
         return pb.Page(cursor=cursor), True
-    index = pb.IndexPage(start_index=max(1, _int(params, "startIndex") or 1))
+    start = min(max(1, _int(params, "startIndex") or 1), _MAX_START_INDEX)
+    index = pb.IndexPage(start_index=start)
     if count is not None:
         index.count = count
     return pb.Page(index=index), False

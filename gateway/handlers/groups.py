@@ -99,8 +99,10 @@ async def search_groups(request: web.Request) -> web.Response:
 def _group_response(
     request: web.Request, group: pb.Group, view: Projection, status: int = 200
 ) -> web.Response:
-    resource = view.apply(group_resource(group, base_url(request)))
-    return resource_response(resource, group.meta.version, status=status)
+    base = base_url(request)
+    resource = view.apply(group_resource(group, base))
+    location = group_location(base, group.id)
+    return resource_response(resource, group.meta.version, location, status=status)
 
 
 # Operations: shared by the HTTP handlers below and by /Bulk.

@@ -27,7 +27,7 @@ from gateway.handlers.common import (
 )
 from gateway.keys import SETTINGS
 from gateway.scim.patch import coerce_user_booleans, parse_patch_request
-from gateway.scim.resources import etag, user_resource
+from gateway.scim.resources import etag, user_location, user_resource
 from identity_api.v1 import identity_pb2 as pb
 
 
@@ -65,8 +65,10 @@ async def search_users(request: web.Request) -> web.Response:
 
 
 def _user_response(request: web.Request, user: pb.User, status: int = 200) -> web.Response:
-    resource = projection(request).apply(user_resource(user, base_url(request)))
-    return resource_response(resource, user.meta.version, status=status)
+    base = base_url(request)
+    resource = projection(request).apply(user_resource(user, base))
+    location = user_location(base, user.id)
+    return resource_response(resource, user.meta.version, location, status=status)
 
 
 # Operations: shared by the HTTP handlers below and by /Bulk.

@@ -24,7 +24,8 @@ from gateway import errors
 from identity_api.v1 import identity_pb2 as pb
 
 MAX_FILTER_LENGTH: Final = 8192
-MAX_DEPTH: Final = 50
+# Each level costs protobuf up to two nesting levels, and gRPC decodes at most 100.
+MAX_DEPTH: Final = 20
 
 OPERATORS: Final[dict[str, pb.CompareOperator.ValueType]] = {
     "eq": pb.EQ, "ne": pb.NE, "co": pb.CO, "sw": pb.SW, "ew": pb.EW,

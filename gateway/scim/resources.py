@@ -22,7 +22,8 @@ def etag(version: int) -> str:
 def parse_etag(header: str) -> int | None:
     """The version an If-Match/If-None-Match entity tag names, ignoring W/."""
     tag = header.strip().removeprefix("W/").strip('"')
-    return int(tag) if tag.isdigit() else None
+    # Versions are int64: a longer or non-ASCII digit string names none of ours.
+    return int(tag) if tag.isascii() and tag.isdigit() and len(tag) <= 18 else None
 
 
 def timestamp(value: timestamp_pb2.Timestamp) -> str:

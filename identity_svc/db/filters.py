@@ -288,7 +288,12 @@ def _datetime(col: Column, value: object) -> datetime:
     if parsed is None:
         raise InvalidFilter(f"{col.name} is compared with an ISO 8601 dateTime")
     # xsd:dateTime without an offset: read as UTC rather than the server's zone.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:  # an offset can push 0001-01-01 or 9999-12-31 past Python's range
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidFilter(f"{col.name}: {value!r} is out of range") from exc
 
 
 def _uuid(col: Column, value: object) -> uuid.UUID | None:

@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -25,6 +25,9 @@ from identity_svc.domain.errors import InvalidCursor
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
+
+# Offsets travel as Postgres bigint; a crafted cursor must not overflow one.
+_MAX_OFFSET = 2**62
 
 _FROM = {Resource.USERS: "users u", Resource.GROUPS: "groups g"}
 _ALIAS = {Resource.USERS: "u", Resource.GROUPS: "g"}
@@ -57,16 +60,16 @@ def _decode_cursor(cursor: str) -> dict[str, str | int]:
 def _keyset_condition(cursor: str, alias: str, params: SqlParams) -> str:
     payload = _decode_cursor(cursor)
     try:
-        created = datetime.fromisoformat(str(payload["c"]))
+        created = datetime.fromisoformat(str(payload["c"])).astimezone(UTC)
         last_id = uuid.UUID(str(payload["i"]))
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, OverflowError) as exc:
         raise InvalidCursor("the cursor is not one this server issued") from exc
     return f"({alias}.created, {alias}.id) > ({params.add(created)}, {params.add(last_id)})"
 
 
 def _cursor_offset(cursor: str) -> int:
     offset = _decode_cursor(cursor).get("o")
-    if not isinstance(offset, int) or offset < 0:
+    if not isinstance(offset, int) or not 0 <= offset <= _MAX_OFFSET:
         raise InvalidCursor("the cursor does not apply to this sort order")
     return offset
 

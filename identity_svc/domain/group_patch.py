@@ -15,6 +15,7 @@ from google.protobuf import json_format, struct_pb2
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.domain.errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from identity_svc.domain.limits import indexable
 
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -87,7 +88,7 @@ def _string(name: str, value: Any, *, required: bool) -> str | None:
         return None
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidValue(f"{name} must be a non-empty string")
-    return value
+    return indexable(name, value)
 
 
 def _immutable_id(group_id: str, value: Any) -> list[Step]:
@@ -154,7 +155,8 @@ def _remove_steps(name: str, value: Any, group_id: str) -> list[Step]:
     key = name.lower()
     if key == "members":
         # Entra removes chosen members with a value list; no value removes all.
-        return [RemoveMembers(member_ids(value))] if value else [ReplaceMembers(())]
+        # Only an absent value means "all"; an empty list names nobody.
+        return [ReplaceMembers(())] if value is None else [RemoveMembers(member_ids(value))]
     if key == "externalid":
         return [SetExternalId(None)]
     if key == "displayname":

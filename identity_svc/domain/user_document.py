@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from identity_svc.domain.errors import InvalidValue
+from identity_svc.domain.limits import indexable
 from identity_svc.domain.models import MultiValue, UserFields
 from scim_schema.user import (
     COMMON_ATTRIBUTES,
@@ -110,19 +111,23 @@ def normalize_attributes(
 def derive_user_fields(document: dict[str, Any]) -> UserFields:
     """Derive the indexed columns from a normalized document."""
     name = document.get("name") or {}
+    values = tuple(
+        _multi_value(attribute, position, element)
+        for attribute in INDEXED_MULTI_VALUED
+        for position, element in enumerate(document.get(attribute) or [])
+    )
+    for value in values:
+        indexable(f"{value.attribute}.value", value.value)
+        indexable(f"{value.attribute}.type", value.type)
     return UserFields(
-        user_name=document["userName"],
-        external_id=_text(document.get("externalId")),
+        user_name=indexable("userName", document["userName"]) or "",
+        external_id=indexable("externalId", _text(document.get("externalId"))),
         active=document.get("active", True) is not False,
-        display_name=_text(document.get("displayName")),
-        given_name=_text(name.get("givenName")),
-        family_name=_text(name.get("familyName")),
+        display_name=indexable("displayName", _text(document.get("displayName"))),
+        given_name=indexable("name.givenName", _text(name.get("givenName"))),
+        family_name=indexable("name.familyName", _text(name.get("familyName"))),
         primary_email=_primary_email(document.get("emails") or []),
-        values=tuple(
-            _multi_value(attribute, position, element)
-            for attribute in INDEXED_MULTI_VALUED
-            for position, element in enumerate(document.get(attribute) or [])
-        ),
+        values=values,
     )
 
 

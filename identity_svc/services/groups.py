@@ -24,6 +24,7 @@ from identity_svc.domain.group_patch import (
     Step,
     plan_group_patch,
 )
+from identity_svc.domain.limits import indexable
 from identity_svc.domain.models import Group, Member, Page, WriteContext
 from identity_svc.services.roles import (
     apply_role_changes,
@@ -143,6 +144,8 @@ async def create_group(
 ) -> Group:
     if not display_name.strip():
         raise InvalidValue("displayName is required")
+    indexable("displayName", display_name)
+    indexable("externalId", external_id)
 
     async def work(uow: UnitOfWork) -> Group:
         repo = GroupsRepository(uow.conn)
@@ -202,6 +205,8 @@ async def replace_group(
     """PUT: the given attributes and complete member list, applied as a delta."""
     if not display_name.strip():
         raise InvalidValue("displayName is required")
+    indexable("displayName", display_name)
+    indexable("externalId", external_id)
     steps: list[Step] = [
         SetDisplayName(display_name),
         SetExternalId(external_id),

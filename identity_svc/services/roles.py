@@ -66,11 +66,15 @@ def rule_data(rule: RoleRule) -> dict[str, str | None]:
 
 
 async def _begin_rules_edit(uow: UnitOfWork, org_id: str) -> Org:
-    """Check the org and the actor, then hold the org's rules exclusively."""
-    org = await OrgsRepository(uow.conn).get(org_id)
+    """Check the actor, hold the org's rules exclusively, then read the org.
+
+    The org (its default role) is read only once the lock is held, so two
+    concurrent edits never both act on the same stale "before".
+    """
+    await OrgsRepository(uow.conn).get(org_id)  # NotFound before any lock
     await require_org_admin(uow.conn, org_id, uow.context.actor)
     await roles_db.hold_rules(uow.conn, org_id, exclusive=True)
-    return org
+    return await OrgsRepository(uow.conn).get(org_id)
 
 
 def _target(group_id: str, group_name: str) -> tuple[str | None, str | None]:

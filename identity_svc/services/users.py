@@ -13,7 +13,7 @@ from identity_svc.db.filters import Resource
 from identity_svc.db.groups import GroupsRepository
 from identity_svc.db.listing import list_rows
 from identity_svc.db.users import USER_COLUMNS, UsersRepository, user_from_row
-from identity_svc.domain.errors import VersionMismatch
+from identity_svc.domain.errors import PermissionDenied, VersionMismatch
 from identity_svc.domain.models import GroupRef, Page, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
@@ -134,6 +134,13 @@ async def delete_user(
         users = UsersRepository(uow.conn)
         user = await users.get(org_id, user_id, lock=True)
         check_version(user.version, expected_version)
+        if user.direct_role is not None:
+            # SPEC §5: provisioning never removes a direct role, so an IdP
+            # cannot delete the org's admins (deactivation only suspends).
+            raise PermissionDenied(
+                f"{user.user_name} holds the direct role {user.direct_role.value} in GraphOS;"
+                " an operator must clear it before the member can be deleted"
+            )
         for group in await GroupsRepository(uow.conn).remove_user_everywhere(org_id, user.id):
             uow.record(org_id, "group.member_removed", "Group", group.id, {"user_id": user.id})
         await users.delete(org_id, user.id)
