@@ -43,7 +43,14 @@ _BY_REASON: dict[str, type[errors.ScimError]] = {
     "PERMISSION_DENIED": errors.Forbidden,
 }
 
-_UNAVAILABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+# CANCELLED too: a call that reaches the identity service as it stops is
+# cancelled there before it runs (our own cancellations never get an answer);
+# like a deadline, it is a retry away: each call is one transaction.
+_UNAVAILABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.CANCELLED,
+}
 
 
 def _channel_credentials(tls: IdentityTls) -> grpc.ChannelCredentials:
