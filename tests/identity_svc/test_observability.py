@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -16,6 +19,8 @@ from prometheus_client.samples import Sample
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc.db.pool import create_pool
+from identity_svc.logs import JsonFormatter
 from identity_svc.metrics import PoolCollector, start_metrics_server
 from identity_svc.server import SERVICE_NAMES, create_health_server, create_server
 from identity_svc.settings import Settings
@@ -127,3 +132,45 @@ async def test_health_port_serves_then_not_serving_once_shutdown_begins(observed
     await observed.health.enter_graceful_shutdown()
     for name in ("", *SERVICE_NAMES):
         assert await _status(observed.health_port, name) == not_serving
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield stream
+    finally:
+        root.removeHandler(handler)
+
+
+async def test_log_lines_of_a_call_carry_its_request_id(database_url, json_log):
+    settings = Settings(database_url=database_url, operator_token=secrets.token_hex(16))
+    pool = await create_pool(database_url, min_size=1, max_size=1)
+    server, port = await create_server(settings, pool, "127.0.0.1:0")
+    await server.start()
+    try:
+        await pool.close()  # every call now logs "database unavailable"
+        bearer = ("authorization", f"Bearer {settings.operator_token}")
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            prov = pb_grpc.ProvisioningStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError):
+                await prov.ListUsers(
+                    pb.ListUsersRequest(org_id="x"), metadata=(bearer, ("x-request-id", "rid-7"))
+                )
+            # No x-request-id metadata: the RequestContext's id is used.
+            with pytest.raises(grpc.aio.AioRpcError):
+                await prov.CreateUser(
+                    pb.CreateUserRequest(
+                        context=GATEWAY, org_id="x", attributes=struct(user_doc("l@x.test"))
+                    ),
+                    metadata=(bearer,),
+                )
+    finally:
+        await server.stop(grace=None)
+    lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
+    warned = {line.get("request_id") for line in lines if line["level"] == "WARNING"}
+    assert {"rid-7", GATEWAY.request_id} <= warned

@@ -77,3 +77,23 @@ def test_bad_tls_configuration_names_the_variable(pem, env, message):
     env = {"IDENTITY_SERVICE_TOKEN": "t", **{k: pem.get(v, v) for k, v in env.items()}}
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(env)
+
+
+def test_shutdown_and_log_settings():
+    default = Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t"})
+    assert (default.shutdown_delay_seconds, default.drain_seconds, default.log_format) == (
+        5.0,
+        20.0,
+        "json",
+    )
+    set_ = Settings.from_env(
+        {
+            "IDENTITY_SERVICE_TOKEN": "t",
+            "SHUTDOWN_DELAY_SECONDS": "0",
+            "GATEWAY_DRAIN_SECONDS": "3.5",
+            "LOG_FORMAT": "TEXT",
+        }
+    )
+    assert (set_.shutdown_delay_seconds, set_.drain_seconds, set_.log_format) == (0, 3.5, "text")
+    with pytest.raises(ConfigError, match="LOG_FORMAT"):
+        Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t", "LOG_FORMAT": "xml"})

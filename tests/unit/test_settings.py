@@ -104,3 +104,28 @@ def _tls_env(pem: dict[str, str], **extra: str) -> dict[str, str]:
 def test_bad_tls_configuration_is_refused_with_the_variable_named(pem, change, message):
     with pytest.raises(ConfigError, match=message):
         Settings.from_env(_tls_env(pem, **change))
+
+
+def test_health_metrics_shutdown_and_log_settings():
+    default = Settings.from_env(BASE)
+    assert (default.health_port, default.metrics_port) == (50052, 9090)
+    assert (default.shutdown_delay_seconds, default.drain_seconds, default.log_format) == (
+        5.0,
+        20.0,
+        "json",
+    )
+    set_ = Settings.from_env(
+        {
+            **BASE,
+            "IDENTITY_HEALTH_PORT": "0",
+            "IDENTITY_METRICS_PORT": "0",
+            "SHUTDOWN_DELAY_SECONDS": "0.5",
+            "IDENTITY_DRAIN_SECONDS": "7",
+            "LOG_FORMAT": "text",
+        }
+    )
+    assert (set_.health_port, set_.metrics_port) == (0, 0)
+    assert (set_.shutdown_delay_seconds, set_.drain_seconds, set_.log_format) == (0.5, 7, "text")
+    for bad in ({"LOG_FORMAT": "xml"}, {"SHUTDOWN_DELAY_SECONDS": "soon"}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            Settings.from_env({**BASE, **bad})
