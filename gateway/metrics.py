@@ -17,6 +17,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -43,6 +44,8 @@ def route_template(request: web.Request) -> str:
 class GatewayMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # CPU, memory and open files of this process, as the default registry has.
+        ProcessCollector(registry=self.registry)
         self.requests = Counter(
             "scim_http_requests",
             "HTTP requests answered, by route template, method, status and IdP class.",

@@ -81,6 +81,7 @@ async def test_metrics_label_requests_by_route_template_and_idp(http, tenant):
     assert ("CreateUser", "OK") in rpcs
     assert ("GetUser", "OK") in rpcs
     assert _samples(text, "grpc_client_handling_seconds_count")
+    assert _samples(text, "process_resident_memory_bytes")
 
 
 @pytest.mark.parametrize(
