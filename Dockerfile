@@ -32,6 +32,7 @@ COPY identity_svc/ identity_svc/
 COPY identityctl/ identityctl/
 COPY devstack/ devstack/
 COPY scim_schema/ scim_schema/
+COPY json_logs/ json_logs/
 # Runtime dependencies only (pinned in pyproject.toml), no dev extra.
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --upgrade pip==25.3 \

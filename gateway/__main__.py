@@ -18,8 +18,8 @@ from aiohttp import web
 
 from gateway.app import create_app
 from gateway.keys import READINESS
-from gateway.logs import configure_logging
 from gateway.settings import ConfigError, Settings
+from json_logs import configure_logging
 
 log = logging.getLogger("gateway")
 

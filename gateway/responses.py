@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
-from gateway.logs import REQUEST_ID_VAR
+from json_logs import REQUEST_ID_VAR
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,10 @@ from prometheus_client import REGISTRY
 from identity_svc.db.migrate import migrate_dsn
 from identity_svc.db.pool import create_pool
 from identity_svc.events_hub import EventHub
-from identity_svc.logs import configure_logging
 from identity_svc.metrics import PoolCollector, start_metrics_server
 from identity_svc.server import create_health_server, create_server
 from identity_svc.settings import ConfigError, Settings
+from json_logs import configure_logging
 
 log = logging.getLogger("identity_svc")
 

@@ -27,9 +27,9 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from identity_svc.domain import errors
-from identity_svc.logs import REQUEST_ID_VAR
 from identity_svc.message_text import first_nul_field
 from identity_svc.metrics import GRPC_HANDLED, GRPC_SECONDS, code_name, split_method
+from json_logs import REQUEST_ID_VAR
 
 if TYPE_CHECKING:
     Handler = grpc.RpcMethodHandler[Any, Any]

@@ -117,6 +117,20 @@ def test_copy_sources_exist_and_are_in_the_build_context():
     assert checked
 
 
+def test_the_image_gets_every_package_the_project_installs():
+    # A package left out of the image installs fine and fails only at import.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {p.removesuffix("*") for p in patterns} - {"identity_api"}  # generated
+    copied = {
+        word.rstrip("/")
+        for keyword, args in dockerfile_instructions()
+        if keyword == "COPY"
+        for word in args.split()
+    }
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+
+
 def test_cmd_and_entrypoint_resolve():
     commands = [
         (keyword, args)

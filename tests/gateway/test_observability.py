@@ -15,10 +15,10 @@ from prometheus_client.samples import Sample
 
 from gateway.app import create_app
 from gateway.keys import READINESS
-from gateway.logs import JsonFormatter
 from gateway.metrics import idp_class
 from gateway.routes import ORG
 from gateway.settings import Settings
+from json_logs import JsonFormatter
 
 OKTA = "Okta SCIM Client 1.0.0"
 ENTRA = "Microsoft.AAD.Provisioning.Scim/1.0"

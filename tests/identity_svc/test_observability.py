@@ -20,10 +20,10 @@ from prometheus_client.samples import Sample
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc.db.pool import create_pool
-from identity_svc.logs import JsonFormatter
 from identity_svc.metrics import PoolCollector, start_metrics_server
 from identity_svc.server import SERVICE_NAMES, create_health_server, create_server
 from identity_svc.settings import Settings
+from json_logs import JsonFormatter
 from tests.conftest import _bearer_channel
 from tests.identity_svc.support import GATEWAY, OPERATOR, new_org_id, struct, user_doc
 

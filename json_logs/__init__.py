@@ -1,7 +1,8 @@
-"""Log lines: JSON objects on stdout (LOG_FORMAT=text for plain text).
+"""Log lines of both services: JSON objects on stdout (LOG_FORMAT=text for plain text).
 
-Every line of a request carries its id: the interceptor sets
-`REQUEST_ID_VAR` in the call's task, and the formatter reads it.
+Every line of a request carries its id: the gateway's error middleware, or
+the identity service's interceptor, sets `REQUEST_ID_VAR` in the request's
+task, and the formatter reads it.
 """
 
 from __future__ import annotations
