@@ -34,10 +34,12 @@ FROM scim_keys
 WHERE org_id = $1 AND id = $2
 """
 
+# Only a live key is revoked: a second revocation (even a concurrent one,
+# which waits on the row lock and then finds it revoked) changes nothing.
 _REVOKE_KEY = f"""
 UPDATE scim_keys
-SET revoked = COALESCE(revoked, clock_timestamp())
-WHERE org_id = $1 AND id = $2
+SET revoked = clock_timestamp()
+WHERE org_id = $1 AND id = $2 AND revoked IS NULL
 RETURNING {_KEY_COLUMNS}
 """
 
@@ -87,8 +89,12 @@ class KeysRepository:
     async def touch(self, org_id: str, key_id: str) -> None:
         await self._conn.execute(_TOUCH_KEY, org_id, key_id)
 
-    async def revoke(self, org_id: str, key_id: str) -> ScimKey:
+    async def revoke(self, org_id: str, key_id: str) -> tuple[ScimKey, bool]:
+        """The key, revoked; and whether this call revoked it (False: it already was)."""
         row = await self._conn.fetchrow(_REVOKE_KEY, org_id, key_id)
-        if row is None:
+        if row is not None:
+            return _key(row), True
+        found = await self.get_with_hash(org_id, key_id)
+        if found is None:
             raise NotFound(f"key {key_id} not found in org {org_id}")
-        return _key(row)
+        return found[0], False

@@ -83,8 +83,9 @@ async def revoke_key(
     async def work(uow: UnitOfWork) -> ScimKey:
         await OrgsRepository(uow.conn).get(org_id)
         await require_org_admin(uow.conn, org_id, context.actor)
-        key = await KeysRepository(uow.conn).revoke(org_id, key_id)
-        uow.record(org_id, "key.revoked", "ScimKey", key_id, {"name": key.name})
+        key, revoked_now = await KeysRepository(uow.conn).revoke(org_id, key_id)
+        if revoked_now:  # revoking twice is a no-op, not a second event
+            uow.record(org_id, "key.revoked", "ScimKey", key_id, {"name": key.name})
         return key
 
     return await run_write(pool, context, work)

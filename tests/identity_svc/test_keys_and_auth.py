@@ -180,3 +180,22 @@ async def test_direct_role_can_be_set_and_cleared(admin, org):
         pb.SetDirectRoleRequest(context=OPERATOR, org_id=org, user_name=ADMIN)
     )
     assert cleared.user.direct_role == pb.ROLE_UNSPECIFIED
+
+
+async def test_revoking_twice_keeps_the_first_time_and_writes_one_event(admin, org, db_pool):
+    created = await admin.CreateScimKey(
+        pb.CreateScimKeyRequest(context=as_admin(), org_id=org, name="k")
+    )
+    request = pb.RevokeScimKeyRequest(context=as_admin(), org_id=org, key_id=created.key.id)
+    first = await admin.RevokeScimKey(request)
+    second = await admin.RevokeScimKey(request)
+    assert second.revoked == first.revoked
+    events = await db_pool.fetchval(
+        "SELECT count(*) FROM events WHERE org_id = $1 AND type = 'key.revoked'", org
+    )
+    assert events == 1
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await admin.RevokeScimKey(
+            pb.RevokeScimKeyRequest(context=as_admin(), org_id=org, key_id="nokey")
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
