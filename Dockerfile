@@ -19,7 +19,7 @@ RUN python -m venv /opt/protoc \
 
 WORKDIR /src
 COPY protos/ protos/
-COPY identity_api/__init__.py identity_api/__init__.py
+COPY identity_api/__init__.py identity_api/client_tls.py identity_api/
 # As `make protos` does (the .pyi stubs are for mypy only).
 RUN /opt/protoc/bin/python -m grpc_tools.protoc -Iprotos \
         --python_out=. --grpc_python_out=. \

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -23,7 +22,7 @@ from identity_api.v1 import identity_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:
     from gateway.metrics import GatewayMetrics
-    from gateway.settings import IdentityTls, Settings
+    from gateway.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +52,14 @@ _UNAVAILABLE = {
 }
 
 
-def _channel_credentials(tls: IdentityTls) -> grpc.ChannelCredentials:
-    def read(path: str) -> bytes | None:
-        return Path(path).read_bytes() if path else None
-
-    return grpc.ssl_channel_credentials(
-        read(tls.ca_file), private_key=read(tls.key_file), certificate_chain=read(tls.cert_file)
-    )
-
-
 def open_channel(settings: Settings) -> grpc.aio.Channel:
     """A channel to the identity service: TLS, mutual with a client certificate, if set."""
     tls = settings.identity_tls
     if tls is None:
         return grpc.aio.insecure_channel(settings.identity_addr)
-    # For an address whose host is not a name in the server's certificate.
-    options = [("grpc.ssl_target_name_override", tls.server_name)] if tls.server_name else []
+    credentials = grpc.ssl_channel_credentials(*tls.credentials_pem())
     return grpc.aio.secure_channel(
-        settings.identity_addr, _channel_credentials(tls), options=options
+        settings.identity_addr, credentials, options=tls.channel_options()
     )
 
 

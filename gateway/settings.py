@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from identity_api.client_tls import IdentityTls, TlsConfigError
+
 
 class ConfigError(ValueError):
     """The environment does not describe a runnable gateway."""
@@ -34,35 +36,6 @@ def log_format(env: Mapping[str, str]) -> str:
     if value not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
     return value
-
-
-@dataclass(frozen=True)
-class IdentityTls:
-    """TLS to the identity service (PEM files); with a certificate, mutual TLS."""
-
-    # The CA that signed the identity service's certificate.
-    ca_file: str
-    # The gateway's client certificate and key; its name says "service".
-    cert_file: str = ""
-    key_file: str = ""
-    # The name to expect in the server's certificate, when not the address's host.
-    server_name: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> IdentityTls | None:
-        """The TLS settings, or None for a plaintext channel."""
-        ca = _file(env, "IDENTITY_TLS_CA_FILE")
-        cert = _file(env, "IDENTITY_TLS_CERT_FILE")
-        key = _file(env, "IDENTITY_TLS_KEY_FILE")
-        server_name = env.get("IDENTITY_TLS_SERVER_NAME", "")
-        if bool(cert) != bool(key):
-            raise ConfigError("IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE go together")
-        if (cert or server_name) and not ca:
-            raise ConfigError(
-                "IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_SERVER_NAME need IDENTITY_TLS_CA_FILE, "
-                "the CA that signed the identity service's certificate"
-            )
-        return cls(ca, cert, key, server_name) if ca else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +72,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
-        tls = IdentityTls.from_env(env)
+        try:
+            tls = IdentityTls.from_env(env)
+        except TlsConfigError as exc:
+            raise ConfigError(str(exc)) from exc
         token = env.get("IDENTITY_SERVICE_TOKEN", "")
         if not token and not (tls and tls.cert_file):
             raise ConfigError(

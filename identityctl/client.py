@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
 import grpc
 
+from identity_api.client_tls import IdentityTls
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
-from identityctl.settings import IdentityTls
 
 DEFAULT_TIMEOUT_S = 10.0
 
@@ -37,15 +36,8 @@ def open_channel(address: str, tls: IdentityTls | None) -> grpc.Channel:
     if tls is None:
         return grpc.insecure_channel(address)
 
-    def read(path: str) -> bytes | None:
-        return Path(path).read_bytes() if path else None
-
-    credentials = grpc.ssl_channel_credentials(
-        read(tls.ca_file), private_key=read(tls.key_file), certificate_chain=read(tls.cert_file)
-    )
-    # For an address whose host is not a name in the server's certificate.
-    options = [("grpc.ssl_target_name_override", tls.server_name)] if tls.server_name else []
-    return grpc.secure_channel(address, credentials, options=options)
+    credentials = grpc.ssl_channel_credentials(*tls.credentials_pem())
+    return grpc.secure_channel(address, credentials, options=tls.channel_options())
 
 
 class IdentityClient:

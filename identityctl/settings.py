@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from identity_api.client_tls import IdentityTls, TlsConfigError
+
 DEFAULT_ADDR = "127.0.0.1:50051"
 DEFAULT_SCIM_PUBLIC_URL = "http://127.0.0.1:8080"
 DEFAULT_DATA_DIR = ".data"
@@ -28,35 +30,6 @@ def _file(environ: Mapping[str, str], name: str) -> str:
 
 
 @dataclass(frozen=True)
-class IdentityTls:
-    """TLS to the identity service (PEM files); with a certificate, mutual TLS."""
-
-    # The CA that signed the identity service's certificate.
-    ca_file: str
-    # The operator's client certificate and key.
-    cert_file: str = ""
-    key_file: str = ""
-    # The name to expect in the server's certificate, when not the address's host.
-    server_name: str = ""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> IdentityTls | None:
-        """The TLS settings, or None for a plaintext channel."""
-        ca = _file(environ, "IDENTITY_TLS_CA_FILE")
-        cert = _file(environ, "IDENTITY_TLS_CERT_FILE")
-        key = _file(environ, "IDENTITY_TLS_KEY_FILE")
-        server_name = environ.get("IDENTITY_TLS_SERVER_NAME", "")
-        if bool(cert) != bool(key):
-            raise ConfigError("IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_KEY_FILE go together")
-        if (cert or server_name) and not ca:
-            raise ConfigError(
-                "IDENTITY_TLS_CERT_FILE and IDENTITY_TLS_SERVER_NAME need IDENTITY_TLS_CA_FILE, "
-                "the CA that signed the identity service's certificate"
-            )
-        return cls(ca, cert, key, server_name) if ca else None
-
-
-@dataclass(frozen=True)
 class Settings:
     identity_addr: str
     # Empty only when a client certificate (mutual TLS) is the credential.
@@ -67,7 +40,10 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from ``environ``; raise ConfigError when no credential is found."""
-        tls = IdentityTls.from_env(environ)
+        try:
+            tls = IdentityTls.from_env(environ)
+        except TlsConfigError as exc:
+            raise ConfigError(str(exc)) from exc
         return cls(
             identity_addr=environ.get("IDENTITY_ADDR") or DEFAULT_ADDR,
             operator_token=_operator_token(environ, required=not (tls and tls.cert_file)),

@@ -25,7 +25,12 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 IMAGE = "graphos-scim"  # the image name the manifests use (kustomize rewrites it)
 # The only readers of the environment (STYLE.md); every variable we set must be one of theirs.
-SETTINGS = (ROOT / "gateway" / "settings.py", ROOT / "identity_svc" / "settings.py")
+# Every module that reads the environment of a deployed process.
+SETTINGS = (
+    ROOT / "gateway" / "settings.py",
+    ROOT / "identity_svc" / "settings.py",
+    ROOT / "identity_api" / "client_tls.py",
+)
 PROCESS_ENV = {"HOME", "TMPDIR"}
 
 

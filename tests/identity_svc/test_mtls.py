@@ -28,6 +28,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from gateway import settings as gateway_settings
 from gateway.app import create_app
 from gateway.revocations import REVOCATIONS
+from identity_api.client_tls import IdentityTls
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc.events_hub import EventHub
@@ -266,7 +267,7 @@ async def test_the_gateway_talks_to_the_service_by_its_certificate_alone(pki, mt
     settings = gateway_settings.Settings(
         # No service token: the client certificate is the credential.
         identity_addr=mtls_server,
-        identity_tls=gateway_settings.IdentityTls(
+        identity_tls=IdentityTls(
             ca_file=pki.ca_file,
             cert_file=pki.service.cert_file,
             key_file=pki.service.key_file,

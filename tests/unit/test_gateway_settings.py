@@ -1,6 +1,7 @@
 import pytest
 
-from gateway.settings import ConfigError, IdentityTls, Settings
+from gateway.settings import ConfigError, Settings
+from identity_api.client_tls import IdentityTls
 
 
 def test_defaults_follow_the_bind_address():

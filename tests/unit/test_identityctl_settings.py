@@ -1,6 +1,7 @@
 import pytest
 
-from identityctl.settings import ConfigError, IdentityTls, Settings
+from identity_api.client_tls import IdentityTls
+from identityctl.settings import ConfigError, Settings
 
 
 @pytest.fixture
