@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROTO_SRC := protos/identity_api/v1/identity.proto
 PROTO_OUT := identity_api/v1/identity_pb2.py
 
-.PHONY: install protos run test lint fmt check bench deploy-check clean
+.PHONY: install protos run test mutants lint fmt check bench deploy-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: install
 
 test: install
 	$(BIN)/pytest --cov --cov-report=term
+
+# Break SPEC's promises on purpose (mutation/catalog.py): every mutant must be caught.
+mutants: install
+	$(BIN)/python -m mutation
 
 lint: install
 	$(BIN)/ruff check .

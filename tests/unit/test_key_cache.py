@@ -25,6 +25,13 @@ def test_a_key_is_trusted_for_the_ttl():
     assert cache.get("acme", DIGEST) is None
 
 
+def test_a_key_is_trusted_only_for_the_org_it_was_verified_for():
+    cache = KeyCache(60.0, Clock())
+    cache.put("acme", DIGEST, "k1")
+    assert cache.get("other", DIGEST) is None
+    assert cache.get("acme", DIGEST) == "k1"
+
+
 def test_a_dropped_key_is_forgotten_and_not_cached_again_by_a_late_verification():
     clock = Clock()
     cache = KeyCache(60.0, clock)

@@ -1,0 +1,178 @@
+"""The mutants: each one breaks a promise of SPEC.md the way a careless edit would.
+
+Each names the exact text it replaces (which must occur once in its file, so
+the catalog cannot silently drift from the code) and the tests that must fail
+when it is applied. When a refactoring moves the code, move the mutant with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    path: str
+    find: str
+    replace: str
+    tests: tuple[str, ...]
+    why: str
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- Every write is one transaction (SPEC §4, §7) -----------------------
+    Mutant(
+        name="writes-autocommit",
+        path="identity_svc/services/transactions.py",
+        find="async with pool.acquire() as conn, conn.transaction():\n                uow",
+        replace="async with pool.acquire() as conn:\n                uow",
+        tests=("tests/identity_svc/test_atomicity.py",),
+        why="each statement of a write commits on its own",
+    ),
+    # --- Tenancy: nothing crosses an org (SPEC §3 filters, §5 keys) ---------
+    Mutant(
+        name="listing-org-scope-dropped",
+        path="identity_svc/db/listing.py",
+        find='where = f"{alias}.org_id = $1"',
+        replace='where = f"({alias}.org_id = $1 OR TRUE)"',
+        tests=("tests/identity_svc/test_tenancy.py",),
+        why="a listing returns every org's rows",
+    ),
+    Mutant(
+        name="filter-unparenthesized",
+        path="identity_svc/db/listing.py",
+        find='where += f" AND ({compile_filter(resource, request.filter, params)})"',
+        replace='where += f" AND {compile_filter(resource, request.filter, params)}"',
+        tests=("tests/identity_svc/test_tenancy.py",),
+        why="a client's top-level `or` escapes the tenant condition",
+    ),
+    Mutant(
+        name="key-cache-ignores-org",
+        path="gateway/key_cache.py",
+        find="entry = self._entries.get((org_id, digest))",
+        replace=(
+            "entry = next((v for (_, d), v in self._entries.items() if d == digest), None)\n"
+            "        org_id = next((o for (o, d) in self._entries if d == digest), org_id)"
+        ),
+        tests=("tests/gateway/test_protocol.py", "tests/unit/test_key_cache.py"),
+        why="a key verified for one org is trusted on another org's URL",
+    ),
+    Mutant(
+        name="key-secret-not-compared",
+        path="identity_svc/services/keys.py",
+        find="if not hmac.compare_digest(_hash(secret), stored) or key.revoked is not None:",
+        replace="if key.revoked is not None:",
+        tests=("tests/identity_svc/test_keys_and_auth.py",),
+        why="any secret with a known key id is accepted",
+    ),
+    Mutant(
+        name="revoked-key-accepted",
+        path="identity_svc/services/keys.py",
+        find="if not hmac.compare_digest(_hash(secret), stored) or key.revoked is not None:",
+        replace="if not hmac.compare_digest(_hash(secret), stored):",
+        tests=("tests/identity_svc/test_keys_and_auth.py",),
+        why="a revoked key keeps working",
+    ),
+    # --- Revocation reaches the gateway (SPEC §6) ----------------------------
+    Mutant(
+        name="revocation-not-dropped",
+        path="gateway/revocations.py",
+        find="self._cache.drop_key(event.resource_id)",
+        replace="pass",
+        tests=("tests/gateway/test_revocation.py",),
+        why="a revoked key stays cached until its TTL",
+    ),
+    Mutant(
+        name="trust-limit-removed-on-disconnect",
+        path="gateway/revocations.py",
+        find="self.connected.clear()\n        self._cache.limit_trust(DISCONNECTED_TRUST_SECONDS)",
+        replace="self.connected.clear()",
+        tests=("tests/gateway/test_revocation.py",),
+        why="while the stream is down, cached keys are trusted for the whole TTL",
+    ),
+    # --- Events: exactly once, in order, per org (SPEC §6) -------------------
+    Mutant(
+        name="event-replay-repeats-last",
+        path="identity_svc/db/events.py",
+        find="WHERE org_id = $1 AND seq > $2\nORDER BY seq",
+        replace="WHERE org_id = $1 AND seq >= $2\nORDER BY seq",
+        tests=("tests/identity_svc/test_events.py",),
+        why="a consumer that resumes from its position sees an event twice",
+    ),
+    Mutant(
+        name="event-replay-other-orgs",
+        path="identity_svc/db/events.py",
+        find="WHERE org_id = $1 AND seq > $2\nORDER BY seq",
+        replace="WHERE (org_id = $1 OR TRUE) AND seq > $2\nORDER BY seq",
+        tests=("tests/identity_svc/test_events.py",),
+        why="an org's stream carries other orgs' events",
+    ),
+    # --- ETags (SPEC §3) ------------------------------------------------------
+    Mutant(
+        name="version-check-skipped",
+        path="identity_svc/services/users.py",
+        find="if expected is not None and current != expected:",
+        replace="if False:",
+        tests=("tests/gateway/test_protocol.py", "tests/identity_svc/test_users.py"),
+        why="If-Match never fails in the identity service",
+    ),
+    Mutant(
+        name="group-put-if-match-ignored",
+        path="gateway/handlers/groups.py",
+        find="body, expected_version(request))\n    return _group_response(",
+        replace="body, None)\n    return _group_response(",
+        tests=("tests/gateway/test_group_etags.py",),
+        why="PUT /Groups/{id} ignores If-Match",
+    ),
+    Mutant(
+        name="group-patch-if-match-ignored",
+        path="gateway/handlers/groups.py",
+        find="body, expected_version(request))\n    return _patched_response(",
+        replace="body, None)\n    return _patched_response(",
+        tests=("tests/gateway/test_group_etags.py",),
+        why="PATCH /Groups/{id} ignores If-Match",
+    ),
+    Mutant(
+        name="group-delete-if-match-ignored",
+        path="gateway/handlers/groups.py",
+        find='await delete(request, request.match_info["id"], expected_version(request))',
+        replace='await delete(request, request.match_info["id"], None)',
+        tests=("tests/gateway/test_group_etags.py",),
+        why="DELETE /Groups/{id} ignores If-Match",
+    ),
+    Mutant(
+        name="if-none-match-never-matches",
+        path="gateway/handlers/common.py",
+        find='return "*" in tags or any(parse_etag(t) == version for t in tags)',
+        replace="return False",
+        tests=("tests/gateway/test_protocol.py", "tests/gateway/test_group_etags.py"),
+        why="If-None-Match never answers 304 or 412",
+    ),
+    # --- excludedAttributes=members fetches no members (SPEC §3) -------------
+    Mutant(
+        name="members-always-fetched",
+        path="gateway/handlers/groups.py",
+        find="return pb.MemberInclusion(include=wanted, max_members=limit)",
+        replace="return pb.MemberInclusion(include=True, max_members=limit)",
+        tests=("tests/gateway/test_member_fetching.py",),
+        why="excludedAttributes=members still loads every member",
+    ),
+    # --- Failures are mapped, once per boundary (SPEC §7) --------------------
+    Mutant(
+        name="deadline-not-503",
+        path="gateway/identity_client.py",
+        find="    grpc.StatusCode.DEADLINE_EXCEEDED,\n",
+        replace="",
+        tests=("tests/gateway/test_unavailable.py",),
+        why="a slow identity service answers 500 instead of 503 + Retry-After",
+    ),
+    Mutant(
+        name="uniqueness-not-409",
+        path="identity_svc/interceptors.py",
+        find='errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, "UNIQUENESS"),',
+        replace='errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, "INVALID_VALUE"),',
+        tests=("tests/gateway/test_protocol.py",),
+        why="a duplicate userName answers 400 instead of 409 uniqueness",
+    ),
+)
