@@ -30,6 +30,14 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/identity_svc/test_atomicity.py",),
         why="each statement of a write commits on its own",
     ),
+    Mutant(
+        name="omitted-active-reactivates",
+        path="identity_svc/services/users.py",
+        find='document.setdefault("active", before.active)',
+        replace="pass",
+        tests=("tests/gateway/test_suspension.py",),
+        why="a PUT without `active` lifts a suspension",
+    ),
     # --- Tenancy: nothing crosses an org (SPEC §3 filters, §5 keys) ---------
     Mutant(
         name="listing-org-scope-dropped",

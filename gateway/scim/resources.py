@@ -57,6 +57,7 @@ def user_resource(user: pb.User, base_url: str) -> dict[str, Any]:
         if key in document:
             resource[key] = document.pop(key)
     resource.update(document)
+    resource["active"] = user.active  # the status in force, even where a document omits it
     if user.groups_included:
         resource["groups"] = [
             {

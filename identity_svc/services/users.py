@@ -48,6 +48,7 @@ async def create_user(
     pool: asyncpg.Pool, context: WriteContext, org_id: str, attributes: dict[str, Any]
 ) -> User:
     document = normalize_user_document(attributes)
+    document.setdefault("active", True)  # stored explicitly, so it is always returned
     fields = derive_user_fields(document)
 
     async def work(uow: UnitOfWork) -> User:
@@ -72,6 +73,10 @@ async def _rewrite(
 ) -> User:
     """Store `document` if it differs from what is stored; a no-op writes nothing."""
     document = normalize_user_document(document)
+    # Only an explicit `active` changes the status: a PUT that omits it, a
+    # `remove active` or a replace with null keep a suspension in place, so
+    # deprovisioning is never lifted by accident.
+    document.setdefault("active", before.active)
     if document == before.document:
         return await _with_groups(uow.conn, before, include_groups)
     after = await UsersRepository(uow.conn).update(
