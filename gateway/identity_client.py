@@ -9,7 +9,7 @@ it reads the status code and the google.rpc.ErrorInfo reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -113,6 +113,17 @@ class IdentityClient:
             return await getattr(self._stub, method)(
                 request, metadata=metadata, timeout=self._timeout
             )
+
+    async def stream(self, method: str, request: Any, request_id: str) -> AsyncIterator[Any]:
+        """The messages of the server-streaming Provisioning.`method`, failures mapped."""
+        metadata = (*credential_metadata(self._token), ("x-request-id", request_id))
+        with map_rpc_errors(), self._measured(method):
+            call = getattr(self._stub, method)(request, metadata=metadata, timeout=self._timeout)
+            try:
+                async for message in call:
+                    yield message
+            finally:
+                call.cancel()  # a no-op once it ended; frees it if the reader stopped early
 
     def _measured(self, method: str) -> AbstractContextManager[None]:
         return self._metrics.rpc(method) if self._metrics else nullcontext()

@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -40,6 +40,44 @@ def scim_json(
         content_type=SCIM_CONTENT_TYPE,
         charset="utf-8",
     )
+
+
+# Streamed bodies are written in pieces of about this size, not item by item.
+_WRITE_BYTES = 64 * 1024
+
+
+async def stream_json(
+    request: web.Request,
+    head: dict[str, Any],
+    key: str,
+    items: AsyncIterator[Any],
+    headers: dict[str, str] | None = None,
+) -> web.StreamResponse:
+    """`head` with a last attribute `key` whose list is written as `items` come.
+
+    Memory stays bounded by one piece, whatever the number of items. Once
+    the first byte is sent the status is fixed: callers fetch whatever can
+    fail before they call this.
+    """
+    response = web.StreamResponse(
+        headers={"Content-Type": f"{SCIM_CONTENT_TYPE}; charset=utf-8", **(headers or {})}
+    )
+    await response.prepare(request)
+    opening = json.dumps(head, ensure_ascii=False)[:-1] + (", " if head else "")
+    pending = [opening, f'"{key}": [']
+    size, separator = 0, ""
+    async for item in items:
+        piece = separator + json.dumps(item, ensure_ascii=False)
+        pending.append(piece)
+        size += len(piece)
+        separator = ", "
+        if size >= _WRITE_BYTES:
+            await response.write("".join(pending).encode())
+            pending, size = [], 0
+    pending.append("]}")
+    await response.write("".join(pending).encode())
+    await response.write_eof()
+    return response
 
 
 def error_response(error: errors.ScimError, request_id: str) -> web.Response:

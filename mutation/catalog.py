@@ -166,6 +166,15 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/gateway/test_member_fetching.py",),
         why="excludedAttributes=members still loads every member",
     ),
+    # --- Pages of any size answer whole (SPEC §8, Okta's group import) ------
+    Mutant(
+        name="page-in-one-message",
+        path="identity_svc/servicers/provisioning.py",
+        find="if batch and size + message.ByteSize() > CHUNK_BYTES:",
+        replace="if False:",
+        tests=("tests/gateway/test_big_pages.py",),
+        why="a list page over gRPC's 4 MiB message limit answers 500",
+    ),
     # --- Failures are mapped, once per boundary (SPEC §7) --------------------
     Mutant(
         name="deadline-not-503",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -13,7 +13,7 @@ from gateway import errors
 from gateway.auth import KEY_ID
 from gateway.identity_client import IdentityClient
 from gateway.keys import IDENTITY, SETTINGS
-from gateway.responses import REQUEST_ID, scim_json
+from gateway.responses import REQUEST_ID, scim_json, stream_json
 from gateway.scim.filter import parse_attribute_path, parse_filter
 from gateway.scim.projection import Projection
 from gateway.scim.resources import etag, list_response, parse_etag
@@ -35,6 +35,11 @@ def identity(request: web.Request) -> IdentityClient:
 async def call(request: web.Request, method: str, message: Any) -> Any:
     """Call the identity service for this request (credential, id, deadline)."""
     return await identity(request).call(method, message, request[REQUEST_ID])
+
+
+def stream(request: web.Request, method: str, message: Any) -> AsyncIterator[Any]:
+    """Call a server-streaming RPC of the identity service for this request."""
+    return identity(request).stream(method, message, request[REQUEST_ID])
 
 
 def base_url(request: web.Request) -> str:
@@ -121,12 +126,34 @@ async def refuse_if_none_match(
         raise errors.PreconditionFailed("the resource matches If-None-Match")
 
 
-def listing(params: ListParams, resources: list[dict[str, Any]], reply: Any) -> web.Response:
-    """The ListResponse of a page: index pages carry startIndex, cursor pages nextCursor."""
-    resources = [params.projection.apply(r) for r in resources]
+async def listing(
+    request: web.Request,
+    params: ListParams,
+    chunks: AsyncIterator[Any],
+    resources: Callable[[Any], Iterable[dict[str, Any]]],
+) -> web.StreamResponse:
+    """The ListResponse of a streamed page, written as its chunks arrive.
+
+    Index pages carry startIndex, cursor pages nextCursor. `resources` renders
+    one chunk's resources; no page is ever held whole, so none is too large.
+    """
+    first = await anext(chunks)  # what fails before the first chunk is still a SCIM error
+    head = first.head
     if params.by_cursor:
-        return scim_json(list_response(resources, reply.total_results, None, reply.next_cursor))
-    return scim_json(list_response(resources, reply.total_results, reply.start_index))
+        envelope = list_response([], head.total_results, None, head.next_cursor)
+    else:
+        envelope = list_response([], head.total_results, head.start_index)
+    envelope["itemsPerPage"] = head.items
+    del envelope["Resources"]  # written last, one resource at a time
+
+    async def projected() -> AsyncIterator[dict[str, Any]]:
+        for resource in resources(first):
+            yield params.projection.apply(resource)
+        async for chunk in chunks:
+            for resource in resources(chunk):
+                yield params.projection.apply(resource)
+
+    return await stream_json(request, envelope, "Resources", projected())
 
 
 def resource_response(

@@ -7,7 +7,7 @@ members page by page, so no process holds the whole list at once.
 
 from __future__ import annotations
 
-import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -27,11 +27,12 @@ from gateway.handlers.common import (
     refuse_if_none_match,
     resource_response,
     search_params,
+    stream,
     with_version,
     writer,
 )
 from gateway.keys import SETTINGS
-from gateway.responses import SCIM_CONTENT_TYPE
+from gateway.responses import stream_json
 from gateway.scim.patch import parse_patch_request
 from gateway.scim.projection import Projection
 from gateway.scim.resources import etag, group_location, group_resource, member_value
@@ -72,10 +73,10 @@ def _group_fields(body: dict[str, Any]) -> tuple[str, str, list[str]]:
     return name, external_id or "", ids
 
 
-async def _listing(request: web.Request, params: ListParams) -> web.Response:
-    reply = await call(
+async def _listing(request: web.Request, params: ListParams) -> web.StreamResponse:
+    chunks = stream(
         request,
-        "ListGroups",
+        "StreamGroups",
         pb.ListGroupsRequest(
             org_id=org_id(request),
             filter=params.filter,
@@ -85,14 +86,16 @@ async def _listing(request: web.Request, params: ListParams) -> web.Response:
         ),
     )
     base = base_url(request)
-    return listing(params, [group_resource(g, base) for g in reply.groups], reply)
+    return await listing(
+        request, params, chunks, lambda chunk: (group_resource(g, base) for g in chunk.groups)
+    )
 
 
-async def list_groups(request: web.Request) -> web.Response:
+async def list_groups(request: web.Request) -> web.StreamResponse:
     return await _listing(request, list_params(request.query, request.app[SETTINGS].max_page_size))
 
 
-async def search_groups(request: web.Request) -> web.Response:
+async def search_groups(request: web.Request) -> web.StreamResponse:
     return await _listing(request, await search_params(request))
 
 
@@ -169,37 +172,28 @@ async def _stream_members(
     request: web.Request, group: pb.Group, view: Projection
 ) -> web.StreamResponse:
     """A large group's JSON, its members written one page at a time."""
-    resource = view.apply(group_resource(group, base_url(request)))
-    head = json.dumps(resource, ensure_ascii=False)[:-1] + ', "members": ['
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": f"{SCIM_CONTENT_TYPE}; charset=utf-8",
-            "ETag": etag(group.meta.version),
-            "Location": group_location(base_url(request), group.id),
-        }
-    )
-    await response.prepare(request)
-    await response.write(head.encode())
-    after, first, base = "", True, base_url(request)
+    base = base_url(request)
+    resource = view.apply(group_resource(group, base))
     page_size = request.app[SETTINGS].max_page_size
-    while True:
-        page = await call(
-            request,
-            "ListGroupMembers",
-            pb.ListGroupMembersRequest(
-                org_id=group.org_id, group_id=group.id, after_user_id=after, count=page_size
-            ),
-        )
-        for member in page.members:
-            prefix = "" if first else ", "
-            await response.write((prefix + json.dumps(member_value(member, base))).encode())
-            first = False
-        if not page.next_after_user_id:
-            break
-        after = page.next_after_user_id
-    await response.write(b"]}")
-    await response.write_eof()
-    return response
+
+    async def members() -> AsyncIterator[dict[str, str]]:
+        after = ""
+        while True:
+            page = await call(
+                request,
+                "ListGroupMembers",
+                pb.ListGroupMembersRequest(
+                    org_id=group.org_id, group_id=group.id, after_user_id=after, count=page_size
+                ),
+            )
+            for member in page.members:
+                yield member_value(member, base)
+            if not page.next_after_user_id:
+                return
+            after = page.next_after_user_id
+
+    headers = {"ETag": etag(group.meta.version), "Location": group_location(base, group.id)}
+    return await stream_json(request, resource, "members", members(), headers)
 
 
 async def get_group(request: web.Request) -> web.StreamResponse:

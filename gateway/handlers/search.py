@@ -6,23 +6,36 @@ names an attribute only one resource type has matches nothing of the other.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from gateway import errors
-from gateway.handlers.common import base_url, call, org_id, search_params
+from gateway.handlers.common import base_url, org_id, search_params, stream
 from gateway.responses import scim_json
 from gateway.scim.resources import group_resource, list_response, user_resource
 from identity_api.v1 import identity_pb2 as pb
 
 
-async def _listed(request: web.Request, method: str, message: Any) -> Any | None:
-    """The listing, or None when the filter does not apply to this type."""
+@dataclass(frozen=True)
+class _Listed:
+    head: pb.PageHead
+    resources: list[Any]  # pb.User or pb.Group
+
+
+async def _listed(request: web.Request, method: str, message: Any) -> _Listed | None:
+    """One type's page, or None when the filter does not apply to this type."""
+    chunks = stream(request, method, message)
     try:
-        return await call(request, method, message)
+        first = await anext(chunks)  # the filter is checked before the first chunk
     except errors.InvalidFilter:
         return None
+    field = "users" if method == "StreamUsers" else "groups"
+    resources = list(getattr(first, field))
+    async for chunk in chunks:
+        resources += getattr(chunk, field)
+    return _Listed(first.head, resources)
 
 
 async def search_all(request: web.Request) -> web.Response:
@@ -35,18 +48,18 @@ async def search_all(request: web.Request) -> web.Response:
     users_page = pb.Page(index=pb.IndexPage(start_index=start, count=count))
     users = await _listed(
         request,
-        "ListUsers",
+        "StreamUsers",
         pb.ListUsersRequest(org_id=org_id(request), filter=params.filter, page=users_page),
     )
-    users_total = users.total_results if users else 0
-    found = list(users.users) if users else []
+    users_total = users.head.total_results if users else 0
+    found = users.resources if users else []
     remaining = None if count is None else max(0, count - len(found))
     groups_page = pb.IndexPage(start_index=max(1, start - users_total))
     if remaining is not None:
         groups_page.count = remaining
     groups = await _listed(
         request,
-        "ListGroups",
+        "StreamGroups",
         pb.ListGroupsRequest(
             org_id=org_id(request), filter=params.filter, page=pb.Page(index=groups_page)
         ),
@@ -56,6 +69,6 @@ async def search_all(request: web.Request) -> web.Response:
     base = base_url(request)
     resources = [params.projection.apply(user_resource(u, base)) for u in found]
     if groups is not None and (start + len(found) > users_total):
-        resources += [params.projection.apply(group_resource(g, base)) for g in groups.groups]
-    total = users_total + (groups.total_results if groups else 0)
+        resources += [params.projection.apply(group_resource(g, base)) for g in groups.resources]
+    total = users_total + (groups.head.total_results if groups else 0)
     return scim_json(list_response(resources, total, start))

@@ -22,6 +22,7 @@ from gateway.handlers.common import (
     refuse_if_none_match,
     resource_response,
     search_params,
+    stream,
     with_version,
     writer,
 )
@@ -40,10 +41,10 @@ def _attributes(body: dict[str, Any]) -> struct_pb2.Struct:
     return attributes
 
 
-async def _listing(request: web.Request, params: ListParams) -> web.Response:
-    reply = await call(
+async def _listing(request: web.Request, params: ListParams) -> web.StreamResponse:
+    chunks = stream(
         request,
-        "ListUsers",
+        "StreamUsers",
         pb.ListUsersRequest(
             org_id=org_id(request),
             filter=params.filter,
@@ -53,14 +54,16 @@ async def _listing(request: web.Request, params: ListParams) -> web.Response:
         ),
     )
     base = base_url(request)
-    return listing(params, [user_resource(u, base) for u in reply.users], reply)
+    return await listing(
+        request, params, chunks, lambda chunk: (user_resource(u, base) for u in chunk.users)
+    )
 
 
-async def list_users(request: web.Request) -> web.Response:
+async def list_users(request: web.Request) -> web.StreamResponse:
     return await _listing(request, list_params(request.query, request.app[SETTINGS].max_page_size))
 
 
-async def search_users(request: web.Request) -> web.Response:
+async def search_users(request: web.Request) -> web.StreamResponse:
     return await _listing(request, await search_params(request))
 
 

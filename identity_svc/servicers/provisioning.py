@@ -2,20 +2,53 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import grpc
+from google.protobuf.message import Message
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.errors import TooMany
+from identity_svc.domain.models import Page
 from identity_svc.servicers.context import expected, writer
 from identity_svc.services import groups, keys, users
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
+
+
+# A streamed page's chunks stay far below gRPC's 4 MiB message limit; a
+# resource larger than this (at most a 1 MiB user, or a group of at most
+# SCIM_GROUP_MEMBERS_INLINE_MAX members) travels alone.
+CHUNK_BYTES = 1 << 20
+
+MessageT = TypeVar("MessageT", bound=Message)
+
+
+def _batches(messages: Iterable[MessageT]) -> Iterator[list[MessageT]]:
+    """`messages` in order, grouped into lists of about CHUNK_BYTES; always one at least."""
+    batch: list[MessageT] = []
+    size = 0
+    for message in messages:
+        if batch and size + message.ByteSize() > CHUNK_BYTES:
+            yield batch
+            batch, size = [], 0
+        batch.append(message)
+        size += message.ByteSize()
+    yield batch
+
+
+def _page_head(page: Page[Any]) -> pb.PageHead:
+    return pb.PageHead(
+        total_results=page.total_results,
+        start_index=page.start_index,
+        next_cursor=page.next_cursor,
+        items=len(page.items),
+    )
 
 
 class ProvisioningServicer(pb_grpc.ProvisioningServicer):
@@ -90,6 +123,15 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             start_index=page.start_index,
             next_cursor=page.next_cursor,
         )
+
+    async def StreamUsers(
+        self, request: pb.ListUsersRequest, context: Ctx
+    ) -> AsyncIterator[pb.UserPageChunk]:
+        page = await users.list_users(self._pool, request.org_id, request, self._max_page_size)
+        head: pb.PageHead | None = _page_head(page)
+        for batch in _batches(convert.user_to_proto(u) for u in page.items):
+            yield pb.UserPageChunk(head=head, users=batch)
+            head = None
 
     async def ListUserGroups(
         self, request: pb.ListUserGroupsRequest, context: Ctx
@@ -169,6 +211,21 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             start_index=page.start_index,
             next_cursor=page.next_cursor,
         )
+
+    async def StreamGroups(
+        self, request: pb.ListGroupsRequest, context: Ctx
+    ) -> AsyncIterator[pb.GroupPageChunk]:
+        page = await groups.list_groups(
+            self._pool,
+            request.org_id,
+            request,
+            convert.inclusion(request.members),
+            self._max_page_size,
+        )
+        head: pb.PageHead | None = _page_head(page)
+        for batch in _batches(convert.group_to_proto(g) for g in page.items):
+            yield pb.GroupPageChunk(head=head, groups=batch)
+            head = None
 
     async def ListGroupMembers(
         self, request: pb.ListGroupMembersRequest, context: Ctx
