@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import asyncpg
@@ -49,6 +50,8 @@ async def create_server(
     address: str,
     hub: EventHub | None = None,
     health_servicer: health.aio.HealthServicer | None = None,
+    *,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[grpc.aio.Server, int]:
     """A server bound to `address` (port 0 picks one); returns it and its port.
 
@@ -56,8 +59,9 @@ async def create_server(
     starts and closes it. Without one, a hub is made that starts on first use.
     With `settings.tls` the port serves TLS (mutual with a client CA).
     `health_servicer`, when given, is shared with `create_health_server`.
+    `interceptors` run outside the service's own (tests put faults in with them).
     """
-    server = grpc.aio.server(interceptors=[ServiceInterceptor(_callers(settings))])
+    server = grpc.aio.server(interceptors=[*interceptors, ServiceInterceptor(_callers(settings))])
     pb_grpc.add_OrgAdminServicer_to_server(OrgAdminServicer(pool), server)
     pb_grpc.add_DirectoryServicer_to_server(DirectoryServicer(pool, settings.max_page_size), server)
     pb_grpc.add_ProvisioningServicer_to_server(

@@ -7,10 +7,12 @@ a real Postgres.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import asyncpg
+import grpc
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -18,7 +20,11 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc.events_hub import EventHub
+from identity_svc.server import create_server
+from identity_svc.settings import Settings as IdentitySettings
 from tests.conftest import IdentityServer
+from tests.gateway.faults import Faults
 
 PUBLIC_URL = "https://scim.example.test"
 ADMIN = "admin@acme.test"
@@ -38,6 +44,37 @@ def gateway_settings(identity_server: IdentityServer) -> Settings:
 async def http(gateway_settings: Settings) -> AsyncIterator[TestClient[Any, Any]]:
     async with TestClient(TestServer(create_app(gateway_settings))) as client:
         yield client
+
+
+# Starts a real identity server with `Faults` outermost on 127.0.0.1:port (0: any).
+ServeWithFaults = Callable[..., Awaitable[tuple[grpc.aio.Server, int]]]
+
+
+@pytest.fixture
+async def serve_with_faults(
+    identity_server: IdentityServer, database_url: str, db_pool: asyncpg.Pool
+) -> AsyncIterator[ServeWithFaults]:
+    """Identity servers like the session's (same database and tokens), stopped at teardown."""
+    settings = IdentitySettings(
+        database_url=database_url,
+        operator_token=identity_server.operator_token,
+        service_token=identity_server.service_token,
+    )
+    hub = EventHub(database_url)
+    servers: list[grpc.aio.Server] = []
+
+    async def serve(faults: Faults, port: int = 0) -> tuple[grpc.aio.Server, int]:
+        server, bound = await create_server(
+            settings, db_pool, f"127.0.0.1:{port}", hub, interceptors=[faults]
+        )
+        await server.start()
+        servers.append(server)
+        return server, bound
+
+    yield serve
+    for server in servers:
+        await server.stop(grace=None)
+    await hub.close()
 
 
 @dataclass(frozen=True)

@@ -303,21 +303,6 @@ async def test_rate_limit_answers_429_with_retry_after(http, tenant, gateway_set
     assert int(limited.headers["Retry-After"]) >= 1
 
 
-async def test_identity_service_down_is_503_with_retry_after(tenant, gateway_settings):
-    from aiohttp.test_utils import TestClient, TestServer
-
-    from gateway.app import create_app
-    from tests.gateway.conftest import replace
-
-    nowhere = replace(gateway_settings, identity_addr="127.0.0.1:1", identity_timeout_seconds=2)
-    async with TestClient(TestServer(create_app(nowhere))) as client:
-        response = await client.get(f"{tenant.base}/Users", headers=tenant.headers())
-        body = await response.json(content_type=None)
-    assert response.status == 503
-    assert response.headers["Retry-After"]
-    assert body["status"] == "503"
-
-
 async def test_a_fault_is_a_generic_500_with_the_request_id(tenant, gateway_settings, caplog):
     from aiohttp.test_utils import TestClient, TestServer
 
