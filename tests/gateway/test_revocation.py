@@ -1,8 +1,9 @@
 """Push-based key revocation: the gateway follows the change log (SPEC §6).
 
-The app here trusts a verified key for 60 s, so a revoked key refused within a
-few seconds proves the push, not the cache TTL. Waits are bounded polls, never
-timing assertions.
+The apps here trust a verified key for 60 s, so a revoked key refused while the
+cache would still trust it proves the push, not the cache TTL. No test asserts
+wall time: waits are bounded polls for a condition, the bound only a guard
+against a hang.
 """
 
 from __future__ import annotations
@@ -54,14 +55,6 @@ async def list_users(client: TestClient[Any, Any], tenant: Tenant) -> int:
     return response.status
 
 
-async def refused_within(client: TestClient[Any, Any], tenant: Tenant, seconds: float) -> None:
-    """Poll until the key gets 401; fail if it still works after `seconds`."""
-    async with asyncio.timeout(seconds):
-        while (status := await list_users(client, tenant)) != 401:
-            assert status == 200
-            await asyncio.sleep(0.05)
-
-
 async def eventually(condition: Callable[[], bool]) -> None:
     """Wait (bounded) until `condition` holds."""
     async with asyncio.timeout(WAIT_SECONDS):
@@ -90,10 +83,10 @@ async def test_a_revoked_key_is_refused_at_once_despite_a_long_cache(
     assert await list_users(long_cache, tenant) == 200
     assert cached_key(long_cache, tenant) == tenant.key_id  # trusted for 60 s from now
     await revoke(operator_channel, tenant)
-    await refused_within(long_cache, tenant, 5.0)
-    assert tenant.key_id in watcher.dropped
+    await eventually(lambda: tenant.key_id in watcher.dropped)  # the push arrived
     assert watcher.connected.is_set()  # the push did it, not the disconnected 2 s cap
     assert cached_key(long_cache, tenant) is None
+    assert await list_users(long_cache, tenant) == 401
 
 
 async def test_the_watcher_resumes_after_an_identity_restart_and_replays_revocations(
