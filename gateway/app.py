@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
 from gateway.auth import auth_middleware
 from gateway.identity_client import IdentityClient, open_channel
-from gateway.key_cache import KeyCache
+from gateway.key_cache import Clock, KeyCache
 from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
 from gateway.metrics import METRICS, GatewayMetrics, metrics_middleware
 from gateway.rate_limit import RateLimiter
@@ -27,7 +28,8 @@ async def _identity_channel(app: web.Application) -> AsyncIterator[None]:
     await channel.close()
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, clock: Clock = time.monotonic) -> web.Application:
+    """The gateway; `clock` times key trust and rate limits (tests pass a fake one)."""
     # Metrics are outermost, so they count every answer; error handling is
     # next, so auth failures are SCIM errors too.
     app = web.Application(
@@ -37,8 +39,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = GatewayMetrics()
     app[READINESS] = Readiness()
-    app[KEY_CACHE] = KeyCache(settings.key_cache_seconds)
-    app[RATE_LIMITER] = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app[KEY_CACHE] = KeyCache(settings.key_cache_seconds, clock)
+    app[RATE_LIMITER] = RateLimiter(
+        settings.rate_limit_per_second, settings.rate_limit_burst, clock
+    )
     app.cleanup_ctx.append(_identity_channel)
     # Revoked keys leave the cache the moment their event arrives (SPEC §6).
     app.cleanup_ctx.append(watch_revocations)

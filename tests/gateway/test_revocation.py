@@ -1,9 +1,10 @@
 """Push-based key revocation: the gateway follows the change log (SPEC §6).
 
 The apps here trust a verified key for 60 s, so a revoked key refused while the
-cache would still trust it proves the push, not the cache TTL. No test asserts
-wall time: waits are bounded polls for a condition, the bound only a guard
-against a hang.
+cache would still trust it proves the push, not the cache TTL. While the
+stream is down a key is trusted for at most 2 s: those tests drive the cache's
+clock by hand, so no test sleeps on or asserts wall time. Waits are bounded
+polls for a condition, the bound only a guard against a hang.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from devstack.processes import free_port
 from gateway.app import create_app
-from gateway.keys import KEY_CACHE
-from gateway.revocations import REVOCATIONS
+from gateway.keys import IDENTITY, KEY_CACHE
+from gateway.revocations import DISCONNECTED_TRUST_SECONDS, REVOCATIONS
 from gateway.settings import Settings
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
@@ -31,6 +32,7 @@ from identity_svc.events_hub import EventHub
 from identity_svc.server import create_server
 from identity_svc.settings import Settings as IdentitySettings
 from tests.gateway.conftest import ADMIN, Tenant
+from tests.gateway.faults import Faults
 
 WAIT_SECONDS = 15.0
 LONG_CACHE_SECONDS = 60.0
@@ -140,3 +142,67 @@ async def test_the_gateway_serves_while_the_identity_service_is_down(gateway_set
             "/scim/v2/acme/Users", headers={"Authorization": "Bearer x_y_z"}
         )
         assert response.status == 503
+
+
+class FakeClock:
+    """The gateway's monotonic clock, moved only by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def past_the_trust_limit(clock: FakeClock) -> None:
+    clock.now += DISCONNECTED_TRUST_SECONDS + 0.01
+
+
+async def test_before_the_stream_first_connects_a_key_is_trusted_at_most_2s(
+    serve_with_faults, tenant, gateway_settings
+):
+    faults = Faults(hold={"WatchAllEvents"})  # the stream never comes up
+    _, port = await serve_with_faults(faults)
+    clock = FakeClock()
+    settings = replace(
+        gateway_settings, identity_addr=f"127.0.0.1:{port}", key_cache_seconds=LONG_CACHE_SECONDS
+    )
+    app = create_app(settings, clock)
+    async with TestClient(TestServer(app)) as client:
+        await asyncio.wait_for(faults.seen("WatchAllEvents"), WAIT_SECONDS)  # watcher running
+        assert await list_users(client, tenant) == 200
+        assert faults.calls["VerifyScimKey"] == 1
+        past_the_trust_limit(clock)
+        assert await list_users(client, tenant) == 200
+        assert faults.calls["VerifyScimKey"] == 2  # no longer trusted: verified again
+        assert not app[REVOCATIONS].connected.is_set()
+
+
+async def test_once_the_stream_breaks_a_cached_key_is_trusted_at_most_2s_more(
+    serve_with_faults, tenant, gateway_settings
+):
+    first = Faults()
+    server, port = await serve_with_faults(first)
+    clock = FakeClock()
+    settings = replace(
+        gateway_settings, identity_addr=f"127.0.0.1:{port}", key_cache_seconds=LONG_CACHE_SECONDS
+    )
+    app = create_app(settings, clock)
+    async with TestClient(TestServer(app)) as client:
+        watcher = app[REVOCATIONS]
+        await asyncio.wait_for(watcher.connected.wait(), WAIT_SECONDS)
+        assert await list_users(client, tenant) == 200
+        clock.now += 10 * DISCONNECTED_TRUST_SECONDS  # connected: the configured TTL holds
+        assert await list_users(client, tenant) == 200
+        assert first.calls["VerifyScimKey"] == 1
+
+        await server.stop(grace=None)  # the stream breaks
+        await eventually(lambda: not watcher.connected.is_set())
+        # The service is back, but its event stream is not.
+        second = Faults(hold={"WatchAllEvents"})
+        await serve_with_faults(second, port)
+        await asyncio.wait_for(app[IDENTITY].channel.channel_ready(), WAIT_SECONDS)
+        past_the_trust_limit(clock)
+        assert await list_users(client, tenant) == 200
+        assert second.calls["VerifyScimKey"] == 1  # no longer trusted: verified again
+        assert not watcher.connected.is_set()
