@@ -26,10 +26,15 @@ if TYPE_CHECKING:
 
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
-# CI is derandomized so a red run can be replayed; nobody here asserts timing.
+# Hypothesis profiles (SPEC §9), chosen by HYPOTHESIS_PROFILE, else by CI:
+# "ci" (what .ci/run uses, CI=true) is derandomized, so a red run replays the
+# same examples; "dev" (the default locally) draws new examples on every run,
+# so local runs keep exploring. Neither has a deadline: nobody here asserts timing.
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
 hypothesis_settings.register_profile("dev", deadline=None)
-hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
 
 
 @pytest.fixture(scope="session")
