@@ -70,7 +70,12 @@ def _value(samples: list[Sample], name: str, **labels: str) -> float:
     return sum(s.value for s in samples if s.name == name and labels.items() <= s.labels.items())
 
 
-async def test_metrics_count_calls_pool_and_events(observed):
+def _delta(before: list[Sample], after: list[Sample], name: str, **labels: str) -> float:
+    """How much a cumulative metric grew between two scrapes."""
+    return _value(after, name, **labels) - _value(before, name, **labels)
+
+
+async def test_metrics_count_calls_pool_and_events(observed, db_pool):
     before = await _scrape(observed.metrics_url)
     admin = pb_grpc.OrgAdminStub(observed.api)
     prov = pb_grpc.ProvisioningStub(observed.api)
@@ -84,30 +89,24 @@ async def test_metrics_count_calls_pool_and_events(observed):
                 context=GATEWAY, org_id=org, attributes=struct(user_doc(f"u{n}@x.test"))
             )
         )
-    with pytest.raises(grpc.aio.AioRpcError):
+    with pytest.raises(grpc.aio.AioRpcError) as missing:
         await prov.GetUser(pb.GetUserRequest(org_id=org, user_id="no-such-user"))
 
     after = await _scrape(observed.metrics_url)
     provisioning = {"grpc_service": "identity_api.v1.Provisioning"}
-    created = {**provisioning, "grpc_method": "CreateUser", "grpc_code": "OK"}
-    assert (
-        _value(after, "grpc_server_handled_total", **created)
-        - _value(before, "grpc_server_handled_total", **created)
-        == 3
-    )
-    assert _value(
-        after, "grpc_server_handled_total", **provisioning, grpc_method="GetUser"
-    ) > _value(before, "grpc_server_handled_total", **provisioning, grpc_method="GetUser")
-    assert any(
-        s.labels.get("grpc_code") not in (None, "OK")
-        for s in after
-        if s.name == "grpc_server_handled_total" and s.labels.get("grpc_method") == "GetUser"
-    )
-    assert _value(after, "grpc_server_handling_seconds_count", grpc_method="CreateUser") >= 3
-    created_events = _value(after, "identity_events_written_total") - _value(
-        before, "identity_events_written_total"
-    )
-    assert created_events >= 3
+    handled = "grpc_server_handled_total"
+    created = {**provisioning, "grpc_method": "CreateUser"}
+    assert _delta(before, after, handled, **created, grpc_code="OK") == 3
+    assert _delta(before, after, handled, **created) == 3  # and nothing else
+    get_user = {**provisioning, "grpc_method": "GetUser"}
+    assert _delta(before, after, handled, **get_user, grpc_code=missing.value.code().name) == 1
+    assert _delta(before, after, handled, **get_user) == 1
+    assert _delta(before, after, "grpc_server_handling_seconds_count", **created) == 3
+    # Every event this test wrote (the org's, then its users'), each counted once.
+    written = await db_pool.fetchval("SELECT count(*) FROM events WHERE org_id = $1", org)
+    assert _delta(before, after, "identity_events_written_total") == written
+    users_created = _delta(before, after, "identity_events_written_total", type="user.created")
+    assert users_created == 1 + 3  # the org's admin, then the three
     assert _value(after, "identity_db_pool_size") >= 1
     assert _value(after, "identity_db_pool_max_size") == 40
     states = {s.labels["state"] for s in after if s.name == "identity_db_pool_connections"}
