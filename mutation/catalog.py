@@ -27,7 +27,7 @@ MUTANTS: tuple[Mutant, ...] = (
         path="identity_svc/services/transactions.py",
         find="async with pool.acquire() as conn, conn.transaction():\n                uow",
         replace="async with pool.acquire() as conn:\n                uow",
-        tests=("tests/identity_svc/test_atomicity.py",),
+        tests=("tests/gateway/test_resilience.py", "tests/identity_svc/test_atomicity.py"),
         why="each statement of a write commits on its own",
     ),
     Mutant(
@@ -98,6 +98,22 @@ MUTANTS: tuple[Mutant, ...] = (
         replace="self.connected.clear()",
         tests=("tests/gateway/test_revocation.py",),
         why="while the stream is down, cached keys are trusted for the whole TTL",
+    ),
+    Mutant(
+        name="trust-limit-removed-at-start",
+        path="gateway/revocations.py",
+        find='never raises."""\n        self._cache.limit_trust(DISCONNECTED_TRUST_SECONDS)\n',
+        replace='never raises."""\n',
+        tests=("tests/gateway/test_revocation.py",),
+        why="before the stream first connects, cached keys are trusted for the whole TTL",
+    ),
+    Mutant(
+        name="trust-limit-noop",
+        path="gateway/key_cache.py",
+        find="        self._trust_cap = seconds\n",
+        replace="        return\n",
+        tests=("tests/unit/test_key_cache.py", "tests/gateway/test_revocation.py"),
+        why="the cache ignores the 2 s cap on trust while revocations are not pushed",
     ),
     # --- Events: exactly once, in order, per org (SPEC §6) -------------------
     Mutant(
@@ -181,8 +197,24 @@ MUTANTS: tuple[Mutant, ...] = (
         path="gateway/identity_client.py",
         find="    grpc.StatusCode.DEADLINE_EXCEEDED,\n",
         replace="",
-        tests=("tests/gateway/test_unavailable.py",),
+        tests=("tests/gateway/test_resilience.py",),
         why="a slow identity service answers 500 instead of 503 + Retry-After",
+    ),
+    Mutant(
+        name="unavailable-not-503",
+        path="gateway/identity_client.py",
+        find="    grpc.StatusCode.UNAVAILABLE,\n",
+        replace="",
+        tests=("tests/gateway/test_resilience.py",),
+        why="an identity service that is down answers 500 instead of 503 + Retry-After",
+    ),
+    Mutant(
+        name="database-gone-not-unavailable",
+        path="identity_svc/interceptors.py",
+        find="    OSError,\n",
+        replace="",
+        tests=("tests/gateway/test_resilience.py",),
+        why="Postgres going away mid-write answers 500 instead of 503",
     ),
     Mutant(
         name="uniqueness-not-409",
