@@ -29,6 +29,7 @@ from bench.ceiling import describe
 from bench.host import Processes, machine
 from bench.profiles import FULL, QUICK, SMOKE, Profile
 from bench.report import as_json, render
+from bench.sampling import summary
 from bench.scenarios import Context, run_all
 from bench.scim import ScimClient
 from bench.seed import seed_users
@@ -43,6 +44,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--smoke", action="store_true", help="a few requests each: structure only")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the results here")
     parser.add_argument("--users", type=int, help="seeded users (default: by profile)")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample the gateway and the identity service with py-spy during each SCIM run",
+    )
     return parser.parse_args(argv)
 
 
@@ -66,7 +73,7 @@ def _settings(profile: Profile) -> dict[str, Any]:
     }
 
 
-async def _bench(stack: Stack, profile: Profile) -> dict[str, Any]:
+async def _bench(stack: Stack, profile: Profile, sample_dir: Path | None) -> dict[str, Any]:
     started = time.perf_counter()
     facts = machine()  # before the load: the load average says how busy the box was
     users = await seed_users(stack.database_url, stack.org_id, profile.seed_users)
@@ -79,7 +86,17 @@ async def _bench(stack: Stack, profile: Profile) -> dict[str, Any]:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             client = ScimClient(session, stack.scim_url, stack.token)
             run_id = secrets.token_hex(3)
-            context = Context(profile, client, pool, stack.org_id, users, processes, run_id)
+            context = Context(
+                profile,
+                client,
+                pool,
+                stack.org_id,
+                users,
+                processes,
+                run_id,
+                stack.pids,
+                sample_dir,
+            )
             results, slices = await run_all(context)
         postgres = str(await pool.fetchval("SELECT version()")).split(" on ")[0]
     finally:
@@ -115,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = Path(tempfile.mkdtemp(prefix="graphos-scim-bench-"))
     try:
         with running_stack(work_dir) as stack:
-            data = asyncio.run(_bench(stack, profile))
+            data = asyncio.run(_bench(stack, profile, args.profile))
             if _failed(data):
                 print(stack.log_tails(), file=sys.stderr)
     except KeyboardInterrupt:
@@ -124,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     print(render(data))
+    if args.profile:
+        text = summary(args.profile)
+        (args.profile / "summary.txt").write_text(text + "\n", encoding="utf-8")
+        print(f"\npy-spy profiles in {args.profile} (summary.txt):\n{text}")
     if args.json:
         args.json.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return 1 if _failed(data) else 0

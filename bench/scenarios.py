@@ -6,8 +6,9 @@ same conditions on a noisy machine (SPEC §8: measured in the same run).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from bench import ceiling, scim
 from bench.host import Processes
 from bench.load import Failed, Operation, Run, Stats, drive
 from bench.profiles import Profile
+from bench.sampling import sampled
 from bench.seed import SeedUser
 
 # Warm-up operations use indices far from the measured ones (unique userNames).
@@ -41,6 +43,9 @@ class Context:
     users: Sequence[SeedUser]
     processes: Processes
     run_id: str
+    pids: Mapping[str, int] = field(default_factory=dict)
+    # py-spy samples each SCIM run into this folder, if set (--profile).
+    sample_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -105,11 +110,12 @@ def _pair(ctx: Context, name: str) -> tuple[Operation, Operation]:
 
 
 async def _measured(
-    ctx: Context, operation: Operation, count: int, time_limit_s: float
+    ctx: Context, name: str, operation: Operation, count: int, time_limit_s: float
 ) -> tuple[Run, dict[str, float]]:
     """Run the operations; also returns the CPU ms per operation of each process."""
     before = ctx.processes.cpu_snapshot()
-    run = await drive(operation, count, ctx.profile.concurrency, time_limit_s)
+    with sampled(ctx.pids, ctx.sample_dir, name):
+        run = await drive(operation, count, ctx.profile.concurrency, time_limit_s)
     spent = Processes.cpu_spent(before, ctx.processes.cpu_snapshot())
     done = max(1, len(run.outcomes))
     return run, {role: seconds * 1000 / done for role, seconds in spent.items()}
@@ -120,7 +126,9 @@ async def run_scenario(ctx: Context, name: str) -> ScenarioResult:
     scim_operation, ceiling_operation = _pair(ctx, name)
     for operation in (scim_operation, ceiling_operation):
         await drive(operation, profile.warmup, profile.concurrency, 30.0, _WARMUP_FIRST_INDEX)
-    run, cpu = await _measured(ctx, scim_operation, profile.requests(name), profile.time_limit_s)
+    run, cpu = await _measured(
+        ctx, name, scim_operation, profile.requests(name), profile.time_limit_s
+    )
     raw = await drive(
         ceiling_operation, profile.requests(name), profile.concurrency, profile.time_limit_s / 2
     )
@@ -133,6 +141,7 @@ async def run_growing_group(ctx: Context) -> tuple[ScenarioResult, list[Slice]]:
     group_id = await scim.create_group(ctx.client, f"bench-growing-{ctx.run_id}")
     run, cpu = await _measured(
         ctx,
+        "group_add_member",
         scim.add_member(ctx.client, group_id, members),
         len(members),
         profile.group_time_limit_s,
