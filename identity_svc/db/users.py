@@ -34,6 +34,21 @@ WHERE u.org_id = $1 AND u.id = $2
 
 _LOCK_USER = _SELECT_USER + "FOR UPDATE"
 
+# A user and its groups in one statement: one round trip, one snapshot, so a
+# GET needs no transaction around it.
+_SELECT_USER_WITH_GROUPS = f"""
+SELECT {USER_COLUMNS},
+    ARRAY(
+        SELECT ROW(g.id, g.display_name)
+        FROM group_members gm
+        JOIN groups g ON g.org_id = gm.org_id AND g.id = gm.group_id
+        WHERE gm.org_id = u.org_id AND gm.user_id = u.id
+        ORDER BY g.display_name, g.id
+    ) AS groups
+FROM users u
+WHERE u.org_id = $1 AND u.id = $2
+"""
+
 _SELECT_USER_BY_NAME = f"""
 SELECT {USER_COLUMNS}
 FROM users u
@@ -187,6 +202,17 @@ class UsersRepository:
         if row is None:
             raise NotFound(f"user {user_id} not found")
         return user_from_row(row)
+
+    async def get_with_groups(self, org_id: str, user_id: str) -> User:
+        """The user with its groups (GroupRefs in displayName order)."""
+        parsed = parse_id(user_id)
+        row = None
+        if parsed is not None:
+            row = await self._conn.fetchrow(_SELECT_USER_WITH_GROUPS, org_id, parsed)
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        groups = tuple(GroupRef(str(group_id), name) for group_id, name in row["groups"])
+        return user_from_row(row, groups)
 
     async def find_by_user_name(self, org_id: str, user_name: str) -> User | None:
         row = await self._conn.fetchrow(_SELECT_USER_BY_NAME, org_id, user_name)

@@ -61,11 +61,12 @@ async def create_user(
 
 
 async def get_user(pool: asyncpg.Pool, org_id: str, user_id: str, include_groups: bool) -> User:
-    async def work(conn: Connection) -> User:
-        user = await UsersRepository(conn).get(org_id, user_id)
-        return await _with_groups(conn, user, include_groups)
-
-    return await run_read(pool, work)
+    # One statement either way: its own snapshot, no transaction needed.
+    async with pool.acquire() as conn:
+        users = UsersRepository(conn)
+        if include_groups:
+            return await users.get_with_groups(org_id, user_id)
+        return await users.get(org_id, user_id)
 
 
 async def _rewrite(
