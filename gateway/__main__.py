@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 
+import uvloop
 from aiohttp import web
 
 from gateway.app import create_app
@@ -59,7 +60,7 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"gateway: {exc}")
     configure_logging(settings.log_format)
-    asyncio.run(_main(settings))
+    uvloop.run(_main(settings))  # measured faster than asyncio's loop (python -m bench)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,13 @@ other exception into a generic 500 whose traceback only reaches the log.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from gateway import errors
@@ -34,7 +34,7 @@ def scim_json(
     body: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     return web.Response(
-        body=json.dumps(body, ensure_ascii=False).encode(),
+        body=orjson.dumps(body),
         status=status,
         headers=headers,
         content_type=SCIM_CONTENT_TYPE,
@@ -63,19 +63,19 @@ async def stream_json(
         headers={"Content-Type": f"{SCIM_CONTENT_TYPE}; charset=utf-8", **(headers or {})}
     )
     await response.prepare(request)
-    opening = json.dumps(head, ensure_ascii=False)[:-1] + (", " if head else "")
-    pending = [opening, f'"{key}": [']
-    size, separator = 0, ""
+    opening = orjson.dumps(head)[:-1] + (b"," if head else b"")
+    pending = [opening, b'"' + key.encode() + b'":[']
+    size, separator = 0, b""
     async for item in items:
-        piece = separator + json.dumps(item, ensure_ascii=False)
+        piece = separator + orjson.dumps(item)
         pending.append(piece)
         size += len(piece)
-        separator = ", "
+        separator = b","
         if size >= _WRITE_BYTES:
-            await response.write("".join(pending).encode())
+            await response.write(b"".join(pending))
             pending, size = [], 0
-    pending.append("]}")
-    await response.write("".join(pending).encode())
+    pending.append(b"]}")
+    await response.write(b"".join(pending))
     await response.write_eof()
     return response
 

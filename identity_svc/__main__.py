@@ -16,6 +16,7 @@ import signal
 import sys
 
 import grpc
+import uvloop
 from grpc_health.v1 import health
 from prometheus_client import REGISTRY
 
@@ -111,7 +112,7 @@ def main() -> None:
     except ConfigError as exc:
         sys.exit(f"identity_svc: {exc}")
     configure_logging(settings.log_format)
-    asyncio.run(_main(settings))
+    uvloop.run(_main(settings))  # measured faster than asyncio's loop (python -m bench)
 
 
 if __name__ == "__main__":

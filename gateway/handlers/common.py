@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import orjson
 from aiohttp import web
 
 from gateway import errors
@@ -61,8 +61,9 @@ async def read_json(request: web.Request) -> Any:
     """The request body as JSON (application/scim+json or application/json)."""
     raw = await request.read()  # aiohttp enforces the size limit: 413
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # orjson refuses NaN and Infinity, which JSON does not have (RFC 8259 §6).
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise errors.InvalidSyntax(f"the body is not valid JSON: {exc}") from exc
     if _depth(body) > MAX_JSON_DEPTH:
         raise errors.InvalidSyntax(f"the body nests deeper than {MAX_JSON_DEPTH} levels")

@@ -90,13 +90,21 @@ async def test_start_index_past_int32_is_just_past_the_end(http, tenant):
     assert body["Resources"] == []
 
 
-async def test_infinite_count_in_a_search_is_invalid(http, tenant):
-    response = await http.post(
+@pytest.mark.parametrize("literal", ["Infinity", "-Infinity", "NaN"])
+async def test_non_json_number_literals_are_invalid_syntax(http, tenant, literal):
+    # RFC 8259 §6: JSON has no NaN or Infinity; Python's json module accepts them.
+    search = await http.post(
         f"{tenant.base}/Users/.search",
-        data=f'{{"schemas": ["{SEARCH}"], "count": Infinity}}',
+        data=f'{{"schemas": ["{SEARCH}"], "count": {literal}}}',
         headers=tenant.headers(),
     )
-    assert await _status(response) == (400, "invalidValue")
+    assert await _status(search) == (400, "invalidSyntax")
+    create = await http.post(
+        f"{tenant.base}/Users",
+        data=f'{{"userName": "nan@x.test", "x-score": {literal}}}',
+        headers=tenant.headers(),
+    )
+    assert await _status(create) == (400, "invalidSyntax")
 
 
 async def test_absurd_etags_match_nothing(http, tenant):
