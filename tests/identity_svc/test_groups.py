@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
-from typing import cast
 
-import asyncpg
 import grpc
 import pytest
 from google.protobuf import struct_pb2
@@ -27,6 +24,7 @@ from tests.identity_svc.support import (
     user_doc,
     value,
 )
+from tests.query_log import QueryLog
 
 ADD, REMOVE, REPLACE = pb.PatchOperation.ADD, pb.PatchOperation.REMOVE, pb.PatchOperation.REPLACE
 ALL_MEMBERS = pb.MemberInclusion(include=True, max_members=1000)
@@ -311,22 +309,6 @@ async def test_fifty_concurrent_member_adds_all_land(prov, org, db_pool):
     assert stored == 50
 
 
-class _CountingPool:
-    """Pool-shaped: hands out one connection that logs every statement."""
-
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
-        self.statements: list[str] = []
-        conn.add_query_logger(self._log)
-
-    def _log(self, record: asyncpg.connection.LoggedQuery) -> None:
-        self.statements.append(record.query)
-
-    @asynccontextmanager
-    async def acquire(self):
-        yield self.conn
-
-
 async def _statements_for_one_add(db_pool, org: str, group_size: int) -> int:
     async with db_pool.acquire() as conn:
         await conn.execute(
@@ -352,21 +334,17 @@ async def _statements_for_one_add(db_pool, org: str, group_size: int) -> int:
         user_ids[:group_size],
         group_service.MemberInclusion(),
     )
-    async with db_pool.acquire() as conn:
-        counting = _CountingPool(conn)
-        operation = pb.PatchOperation(
-            op=ADD, path=path("members"), value=members_value(user_ids[-1])
-        )
-        await group_service.patch_group(
-            cast(asyncpg.Pool, counting),
-            context,
-            org,
-            group.id,
-            [operation],
-            None,
-            group_service.MemberInclusion(),
-        )
-        conn.remove_query_logger(counting._log)
+    counting = QueryLog(db_pool)
+    operation = pb.PatchOperation(op=ADD, path=path("members"), value=members_value(user_ids[-1]))
+    await group_service.patch_group(
+        counting.pool,
+        context,
+        org,
+        group.id,
+        [operation],
+        None,
+        group_service.MemberInclusion(),
+    )
     return len(counting.statements)
 
 
