@@ -39,7 +39,8 @@ from gateway.scim.resources import etag, group_location, group_resource, member_
 from identity_api.v1 import identity_pb2 as pb
 
 
-def _inclusion(request: web.Request, wanted: bool) -> pb.MemberInclusion:
+def member_inclusion(request: web.Request, wanted: bool) -> pb.MemberInclusion:
+    """Members inline when the answer wants them, for groups up to the inline limit."""
     limit = request.app[SETTINGS].group_members_inline_max
     return pb.MemberInclusion(include=wanted, max_members=limit)
 
@@ -82,7 +83,7 @@ async def _listing(request: web.Request, params: ListParams) -> web.StreamRespon
             filter=params.filter,
             sort=params.sort,
             page=params.page,
-            members=_inclusion(request, params.projection.wants("members")),
+            members=member_inclusion(request, params.projection.wants("members")),
         ),
     )
     base = base_url(request)
@@ -119,7 +120,7 @@ async def create(request: web.Request, body: dict[str, Any]) -> pb.Group:
         display_name=name,
         external_id=external_id,
         member_ids=member_ids,
-        members=_inclusion(request, projection(request).wants("members")),
+        members=member_inclusion(request, projection(request).wants("members")),
     )
     resource: pb.Group = await call(request, "CreateGroup", message)
     return resource
@@ -136,7 +137,7 @@ async def replace(
         display_name=name,
         external_id=external_id,
         member_ids=member_ids,
-        members=_inclusion(request, projection(request).wants("members")),
+        members=member_inclusion(request, projection(request).wants("members")),
     )
     resource: pb.Group = await call(request, "ReplaceGroup", with_version(message, version))
     return resource
@@ -150,7 +151,7 @@ async def patch(
         org_id=org_id(request),
         group_id=group_id,
         operations=parse_patch_request(body, "Group"),
-        members=_inclusion(request, projection(request).wants("members")),
+        members=member_inclusion(request, projection(request).wants("members")),
     )
     resource: pb.Group = await call(request, "PatchGroup", with_version(message, version))
     return resource
@@ -205,7 +206,7 @@ async def get_group(request: web.Request) -> web.StreamResponse:
         pb.GetGroupRequest(
             org_id=org_id(request),
             group_id=request.match_info["id"],
-            members=_inclusion(request, wanted),
+            members=member_inclusion(request, wanted),
         ),
     )
     if none_match(request, group.meta.version):

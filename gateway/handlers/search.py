@@ -2,6 +2,8 @@
 
 One index walks the concatenation: Users first, then Groups. A filter that
 names an attribute only one resource type has matches nothing of the other.
+Users carry their groups and groups their members unless the projection
+leaves them out (both are returned by default, RFC 7643 §4).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.handlers.common import base_url, org_id, search_params, stream
+from gateway.handlers.groups import member_inclusion
 from gateway.responses import scim_json
 from gateway.scim.resources import group_resource, list_response, user_resource
 from identity_api.v1 import identity_pb2 as pb
@@ -49,7 +52,12 @@ async def search_all(request: web.Request) -> web.Response:
     users = await _listed(
         request,
         "StreamUsers",
-        pb.ListUsersRequest(org_id=org_id(request), filter=params.filter, page=users_page),
+        pb.ListUsersRequest(
+            org_id=org_id(request),
+            filter=params.filter,
+            page=users_page,
+            include_groups=params.projection.wants("groups"),
+        ),
     )
     users_total = users.head.total_results if users else 0
     found = users.resources if users else []
@@ -61,7 +69,10 @@ async def search_all(request: web.Request) -> web.Response:
         request,
         "StreamGroups",
         pb.ListGroupsRequest(
-            org_id=org_id(request), filter=params.filter, page=pb.Page(index=groups_page)
+            org_id=org_id(request),
+            filter=params.filter,
+            page=pb.Page(index=groups_page),
+            members=member_inclusion(request, params.projection.wants("members")),
         ),
     )
     if users is None and groups is None:

@@ -168,3 +168,29 @@ async def test_a_create_without_members_in_the_answer_reads_no_membership(logged
         assert response.status == 201
         assert ("members" in await response.json(content_type=None)) is not excluded
         assert len(logged.membership_reads()) == reads
+
+
+async def _root_search(logged: Logged, **extra: Any) -> list[dict[str, Any]]:
+    logged.log.clear()
+    response = await logged.http.post(
+        f"{logged.tenant.base}/.search",
+        json={"schemas": [SEARCH], **extra},
+        headers=logged.tenant.headers(),
+    )
+    assert response.status == 200, await response.text()
+    resources: list[dict[str, Any]] = (await response.json(content_type=None))["Resources"]
+    return resources
+
+
+async def test_the_root_search_carries_members_and_groups_unless_excluded(logged):
+    """RFC 7643 §4: a group's members and a user's groups are returned by default."""
+    found = {r["id"]: r for r in await _root_search(logged)}
+    assert sorted(m["value"] for m in found[logged.group_id]["members"]) == list(logged.member_ids)
+    for member in logged.member_ids:
+        assert [g["value"] for g in found[member]["groups"]] == [logged.group_id]
+    assert logged.membership_reads()
+
+    lean = await _root_search(logged, excludedAttributes=["members", "groups"])
+    assert logged.group_id in {r["id"] for r in lean}
+    assert all("members" not in r and "groups" not in r for r in lean)
+    assert logged.membership_reads() == []
