@@ -57,10 +57,11 @@ async def _perform(
 ) -> tuple[int, str, int | None]:
     """Run one operation: (status, resource id, version)."""
     method = str(operation.get("method", "")).upper()
-    match = _PATH.match(str(_resolve(operation.get("path", ""), created)))
+    match = _PATH.match(str(operation.get("path", "")))
     if match is None:
         raise errors.InvalidPath("path must be /Users, /Groups, /Users/{id} or /Groups/{id}")
-    kind, resource_id = match.group(1), match.group(2)
+    # The id may be a reference: PUT /Groups/bulkId:x acts on what x created.
+    kind, resource_id = match.group(1), _resolve(match.group(2), created)
     module = users if kind == "Users" else groups
     data = _resolve(operation.get("data"), created)
     if method == "POST" and resource_id is None:
