@@ -9,7 +9,10 @@ import pytest
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc.db.keys import KeysRepository
+from identity_svc.services import keys
 from tests.identity_svc.support import OPERATOR, error_reason, new_org_id
+from tests.query_log import QueryLog
 
 ADMIN = "owner@acme.test"
 
@@ -199,3 +202,52 @@ async def test_revoking_twice_keeps_the_first_time_and_writes_one_event(admin, o
             pb.RevokeScimKeyRequest(context=as_admin(), org_id=org, key_id="nokey")
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+_LAST_USED = "SELECT last_used FROM scim_keys WHERE org_id = $1 AND id = $2"
+_USED_AGO = """
+UPDATE scim_keys
+SET last_used = clock_timestamp() - make_interval(secs => $3)
+WHERE org_id = $1 AND id = $2
+RETURNING last_used
+"""
+
+
+async def test_last_used_is_written_at_most_once_a_minute(admin, prov, org, db_pool):
+    """SPEC §5: verifying a key must not cost a write on every request."""
+    created = await admin.CreateScimKey(
+        pb.CreateScimKeyRequest(context=as_admin(), org_id=org, name="k")
+    )
+    key_id, verify = created.key.id, pb.VerifyScimKeyRequest(org_id=org, token=created.token)
+    assert await db_pool.fetchval(_LAST_USED, org, key_id) is None
+    assert (await prov.VerifyScimKey(verify)).valid
+    assert await db_pool.fetchval(_LAST_USED, org, key_id) is not None
+
+    # Used 30 s ago: a verification reads the key and writes nothing.
+    recent = await db_pool.fetchval(_USED_AGO, org, key_id, 30)
+    log = QueryLog(db_pool)
+    assert await keys.verify_key(log.pool, org, created.token) is not None
+    assert log.statements, "the log saw none of the verification's statements"
+    assert [s for s in log.statements if "UPDATE" in s.upper()] == []
+    assert await db_pool.fetchval(_LAST_USED, org, key_id) == recent
+
+    # Used over a minute ago: the next verification writes the time again.
+    stale = await db_pool.fetchval(_USED_AGO, org, key_id, 61)
+    assert (await prov.VerifyScimKey(verify)).valid
+    assert await db_pool.fetchval(_LAST_USED, org, key_id) > stale
+
+
+async def test_the_last_used_write_itself_skips_a_fresh_time(admin, org, db_pool):
+    """Replicas that verify the same key at once: only one write per minute lands."""
+    created = await admin.CreateScimKey(
+        pb.CreateScimKeyRequest(context=as_admin(), org_id=org, name="k")
+    )
+    key_id = created.key.id
+    recent = await db_pool.fetchval(_USED_AGO, org, key_id, 30)
+    async with db_pool.acquire() as conn:
+        await KeysRepository(conn).touch(org, key_id)
+    assert await db_pool.fetchval(_LAST_USED, org, key_id) == recent
+    stale = await db_pool.fetchval(_USED_AGO, org, key_id, 61)
+    async with db_pool.acquire() as conn:
+        await KeysRepository(conn).touch(org, key_id)
+    assert await db_pool.fetchval(_LAST_USED, org, key_id) > stale
