@@ -49,9 +49,11 @@ class Settings:
     # External origin (behind an Ingress it differs from the bind address).
     public_url: str = "http://127.0.0.1:8080"
     max_page_size: int = 1000
-    # Groups with more members than this are listed without members, and a
-    # PATCH of one answers 204 instead of the resource.
+    # Groups with more members than this are listed without members.
     group_members_inline_max: int = 1000
+    # A PATCH of a group with more members than this answers 204, not the
+    # resource, so a membership change costs the same at any group size.
+    patch_members_inline_max: int = 100
     max_body_bytes: int = 1024 * 1024
     bulk_max_operations: int = 1000
     # Per key and replica: sustained requests/s and burst.
@@ -94,6 +96,7 @@ class Settings:
             public_url=public_url.rstrip("/"),
             max_page_size=int(_number(env, "SCIM_MAX_PAGE_SIZE", 1000)),
             group_members_inline_max=int(_number(env, "SCIM_GROUP_MEMBERS_INLINE_MAX", 1000)),
+            patch_members_inline_max=int(_number(env, "SCIM_PATCH_MEMBERS_INLINE_MAX", 100)),
             max_body_bytes=int(_number(env, "SCIM_MAX_BODY_BYTES", 1024 * 1024)),
             bulk_max_operations=int(_number(env, "SCIM_BULK_MAX_OPERATIONS", 1000)),
             rate_limit_per_second=_number(env, "SCIM_RATE_LIMIT_PER_SECOND", 100.0),

@@ -31,6 +31,28 @@ MUTANTS: tuple[Mutant, ...] = (
         why="each statement of a write commits on its own",
     ),
     Mutant(
+        name="events-in-their-own-transaction",
+        path="identity_svc/services/transactions.py",
+        find=(
+            "async with pool.acquire() as conn, conn.transaction():\n"
+            "                uow = UnitOfWork(conn, context)\n"
+            "                result = await work(uow)\n"
+            "                if uow.events:\n"
+            "                    await append_events("
+        ),
+        replace=(
+            "async with pool.acquire() as conn:\n"
+            "                uow = UnitOfWork(conn, context)\n"
+            "                async with conn.transaction():\n"
+            "                    result = await work(uow)\n"
+            "                if uow.events:\n"
+            "                  async with conn.transaction():\n"
+            "                    await append_events("
+        ),
+        tests=("tests/identity_svc/test_atomicity.py", "tests/gateway/test_bulk_operations.py"),
+        why="a write commits before its events, so a failed event insert leaves it unrecorded",
+    ),
+    Mutant(
         name="omitted-active-reactivates",
         path="identity_svc/services/users.py",
         find='document.setdefault("active", before.active)',
@@ -81,6 +103,14 @@ MUTANTS: tuple[Mutant, ...] = (
         replace="if not hmac.compare_digest(_hash(secret), stored):",
         tests=("tests/identity_svc/test_keys_and_auth.py",),
         why="a revoked key keeps working",
+    ),
+    Mutant(
+        name="last-used-written-every-request",
+        path="identity_svc/services/keys.py",
+        find="_LAST_USED_GRANULARITY = timedelta(minutes=1)",
+        replace="_LAST_USED_GRANULARITY = timedelta(seconds=0)",
+        tests=("tests/identity_svc/test_keys_and_auth.py",),
+        why="a key's last-used time is written on every request, not once a minute",
     ),
     # --- Revocation reaches the gateway (SPEC §6) ----------------------------
     Mutant(
@@ -172,6 +202,14 @@ MUTANTS: tuple[Mutant, ...] = (
         replace="return False",
         tests=("tests/gateway/test_protocol.py", "tests/gateway/test_group_etags.py"),
         why="If-None-Match never answers 304 or 412",
+    ),
+    Mutant(
+        name="group-get-304-ignored",
+        path="gateway/handlers/groups.py",
+        find="    if none_match(request, group.meta.version):",
+        replace="    if False:",
+        tests=("tests/gateway/test_group_etags.py",),
+        why="GET /Groups/{id} with a matching If-None-Match sends the body again",
     ),
     # --- excludedAttributes=members fetches no members (SPEC §3) -------------
     Mutant(

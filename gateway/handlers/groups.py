@@ -39,9 +39,12 @@ from gateway.scim.resources import etag, group_location, group_resource, member_
 from identity_api.v1 import identity_pb2 as pb
 
 
-def member_inclusion(request: web.Request, wanted: bool) -> pb.MemberInclusion:
-    """Members inline when the answer wants them, for groups up to the inline limit."""
-    limit = request.app[SETTINGS].group_members_inline_max
+def member_inclusion(
+    request: web.Request, wanted: bool, limit: int | None = None
+) -> pb.MemberInclusion:
+    """Members inline when the answer wants them, for groups up to `limit` (the inline limit)."""
+    if limit is None:
+        limit = request.app[SETTINGS].group_members_inline_max
     return pb.MemberInclusion(include=wanted, max_members=limit)
 
 
@@ -151,7 +154,11 @@ async def patch(
         org_id=org_id(request),
         group_id=group_id,
         operations=parse_patch_request(body, "Group"),
-        members=member_inclusion(request, projection(request).wants("members")),
+        members=member_inclusion(
+            request,
+            projection(request).wants("members"),
+            request.app[SETTINGS].patch_members_inline_max,
+        ),
     )
     resource: pb.Group = await call(request, "PatchGroup", with_version(message, version))
     return resource

@@ -64,3 +64,33 @@ async def test_a_large_group_streams_on_get_and_stays_lean_elsewhere(
             headers=tenant.headers(),
         )
         assert "members" not in await lean.json(content_type=None)
+
+
+async def test_a_patch_answers_the_resource_only_up_to_the_patch_limit(
+    tenant, gateway_settings, db_pool
+):
+    """A member add answers 200 with every member up to the limit, 204 past it."""
+    settings = replace(gateway_settings, patch_members_inline_max=3)
+    ids = await _seed_users(db_pool, tenant.org, 5)
+    async with TestClient(TestServer(create_app(settings))) as http:
+        created = await http.post(
+            f"{tenant.base}/Groups",
+            json={"displayName": "Small", "members": [{"value": i} for i in ids[:2]]},
+            headers=tenant.headers(),
+        )
+        group = await created.json(content_type=None)
+        assert len(group["members"]) == 2  # creates and lists keep the larger inline limit
+        statuses = []
+        for user_id in ids[2:]:
+            patched = await http.patch(
+                f"{tenant.base}/Groups/{group['id']}",
+                json={
+                    "schemas": [PATCH],
+                    "Operations": [{"op": "add", "path": "members", "value": [{"value": user_id}]}],
+                },
+                headers=tenant.headers(),
+            )
+            body = await patched.read()
+            statuses.append((patched.status, len(body) > 0))
+        # 3 members: still the resource; 4 and 5: 204, no body.
+        assert statuses == [(200, True), (204, False), (204, False)]
