@@ -27,7 +27,7 @@ from mutation.catalog import Mutant
 _NOT_COPIED = shutil.ignore_patterns(
     ".git", ".venv", ".data", "build", "dist", "htmlcov", "__pycache__", ".*_cache", ".coverage"
 )
-_FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+_FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 # pytest's exit codes: 0 all passed, 1 some failed; the rest mean it did not test.
 _PASSED, _FAILED = 0, 1
 
