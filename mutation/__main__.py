@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     _report(outcomes)
     killed = sum(o.status == "killed" for o in outcomes)
     print(f"\n{killed} of {len(outcomes)} mutants killed in {time.monotonic() - started:.0f}s")
+    # The conventional closing line, read by CI: a mutant passes when it is caught.
+    print(f"mutants: {killed} passed, {len(outcomes) - killed} failed")
     return 0 if killed == len(outcomes) else 1
 
 
