@@ -42,8 +42,9 @@ def scim_json(
     )
 
 
-# Streamed bodies are written in pieces of about this size, not item by item.
-_WRITE_BYTES = 64 * 1024
+# A body that fits in this much is sent whole, with a Content-Length; a larger
+# one is streamed (chunked) in pieces of about this size.
+_PIECE_BYTES = 256 * 1024
 
 
 async def stream_json(
@@ -56,28 +57,34 @@ async def stream_json(
     """`head` with a last attribute `key` whose list is written as `items` come.
 
     Memory stays bounded by one piece, whatever the number of items. Once
-    the first byte is sent the status is fixed: callers fetch whatever can
+    the first piece is sent the status is fixed: callers fetch whatever can
     fail before they call this.
     """
-    response = web.StreamResponse(
-        headers={"Content-Type": f"{SCIM_CONTENT_TYPE}; charset=utf-8", **(headers or {})}
-    )
-    await response.prepare(request)
     opening = orjson.dumps(head)[:-1] + (b"," if head else b"")
     pending = [opening, b'"' + key.encode() + b'":[']
     size, separator = 0, b""
+    response: web.StreamResponse | None = None
     async for item in items:
         piece = separator + orjson.dumps(item)
         pending.append(piece)
         size += len(piece)
         separator = b","
-        if size >= _WRITE_BYTES:
+        if size >= _PIECE_BYTES:
+            if response is None:
+                response = web.StreamResponse(headers=_json_headers(headers))
+                await response.prepare(request)
             await response.write(b"".join(pending))
             pending, size = [], 0
     pending.append(b"]}")
+    if response is None:  # it all fit in one piece: an ordinary response
+        return web.Response(body=b"".join(pending), headers=_json_headers(headers))
     await response.write(b"".join(pending))
     await response.write_eof()
     return response
+
+
+def _json_headers(headers: dict[str, str] | None) -> dict[str, str]:
+    return {"Content-Type": f"{SCIM_CONTENT_TYPE}; charset=utf-8", **(headers or {})}
 
 
 def error_response(error: errors.ScimError, request_id: str) -> web.Response:
