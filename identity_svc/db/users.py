@@ -194,23 +194,20 @@ class UsersRepository:
         await self._write_values(org_id, user_id, fields)
         return user_from_row(one(row))
 
-    async def get(self, org_id: str, user_id: str, *, lock: bool = False) -> User:
+    async def _one(self, statement: str, org_id: str, user_id: str) -> asyncpg.Record:
+        """The row `statement` finds for one user id; NotFound for none or a malformed id."""
         parsed = parse_id(user_id)
-        row = None
-        if parsed is not None:
-            row = await self._conn.fetchrow(_LOCK_USER if lock else _SELECT_USER, org_id, parsed)
+        row = None if parsed is None else await self._conn.fetchrow(statement, org_id, parsed)
         if row is None:
             raise NotFound(f"user {user_id} not found")
-        return user_from_row(row)
+        return row
+
+    async def get(self, org_id: str, user_id: str, *, lock: bool = False) -> User:
+        return user_from_row(await self._one(_LOCK_USER if lock else _SELECT_USER, org_id, user_id))
 
     async def get_with_groups(self, org_id: str, user_id: str) -> User:
         """The user with its groups (GroupRefs in displayName order)."""
-        parsed = parse_id(user_id)
-        row = None
-        if parsed is not None:
-            row = await self._conn.fetchrow(_SELECT_USER_WITH_GROUPS, org_id, parsed)
-        if row is None:
-            raise NotFound(f"user {user_id} not found")
+        row = await self._one(_SELECT_USER_WITH_GROUPS, org_id, user_id)
         groups = tuple(GroupRef(str(group_id), name) for group_id, name in row["groups"])
         return user_from_row(row, groups)
 

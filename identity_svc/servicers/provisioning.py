@@ -13,7 +13,7 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.errors import TooMany
-from identity_svc.domain.models import Page
+from identity_svc.domain.models import Group, Page
 from identity_svc.servicers.context import expected, writer
 from identity_svc.services import groups, keys, users
 
@@ -195,16 +195,16 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         )
         return pb.DeleteResponse()
 
+    async def _list_groups(self, request: pb.ListGroupsRequest) -> Page[Group]:
+        inclusion = convert.inclusion(request.members)
+        return await groups.list_groups(
+            self._pool, request.org_id, request, inclusion, self._max_page_size
+        )
+
     async def ListGroups(
         self, request: pb.ListGroupsRequest, context: Ctx
     ) -> pb.ListGroupsResponse:
-        page = await groups.list_groups(
-            self._pool,
-            request.org_id,
-            request,
-            convert.inclusion(request.members),
-            self._max_page_size,
-        )
+        page = await self._list_groups(request)
         return pb.ListGroupsResponse(
             total_results=page.total_results,
             groups=[convert.group_to_proto(g) for g in page.items],
@@ -215,13 +215,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
     async def StreamGroups(
         self, request: pb.ListGroupsRequest, context: Ctx
     ) -> AsyncIterator[pb.GroupPageChunk]:
-        page = await groups.list_groups(
-            self._pool,
-            request.org_id,
-            request,
-            convert.inclusion(request.members),
-            self._max_page_size,
-        )
+        page = await self._list_groups(request)
         head: pb.PageHead | None = _page_head(page)
         for batch in _batches(convert.group_to_proto(g) for g in page.items):
             yield pb.GroupPageChunk(head=head, groups=batch)

@@ -11,23 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.gateway.conftest import Tenant
+from tests.gateway.test_large_groups import seed_users
 
 _GRPC_DEFAULT_MAX_MESSAGE = 4 * 1024 * 1024
 _LONG = "n" * 1000  # within the 1,024-character limit of indexed values
-
-
-async def _seed_users(db_pool, org: str, count: int) -> list[str]:
-    """Users whose displayName (their groups' members' `display`) is 1,000 characters."""
-    rows = await db_pool.fetch(
-        "INSERT INTO users (org_id, id, user_name, display_name, document)"
-        " SELECT $1, gen_random_uuid(), 'p' || i || '@big.test', $3 || i,"
-        " jsonb_build_object('userName', 'p' || i || '@big.test', 'displayName', $3 || i)"
-        " FROM generate_series(1, $2) i RETURNING id",
-        org,
-        count,
-        _LONG,
-    )
-    return [str(r["id"]) for r in rows]
 
 
 async def _json(response) -> Any:
@@ -37,7 +24,8 @@ async def _json(response) -> Any:
 
 
 async def test_a_page_of_groups_over_4_mib_is_answered_whole(http, tenant: Tenant, db_pool):
-    ids = await _seed_users(db_pool, tenant.org, 1000)
+    # Members' `display` is their user's displayName: 1,000 characters each.
+    ids = await seed_users(db_pool, tenant.org, 1000, display_prefix=_LONG)
     for n in range(5):
         created = await http.post(
             f"{tenant.base}/Groups",

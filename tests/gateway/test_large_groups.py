@@ -11,14 +11,17 @@ from gateway.app import create_app
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-async def _seed_users(db_pool, org: str, count: int) -> list[str]:
+async def seed_users(db_pool, org: str, count: int, display_prefix: str = "") -> list[str]:
+    """Users mN@big.test straight into the table; displayName prefix + N if a prefix is given."""
     rows = await db_pool.fetch(
-        "INSERT INTO users (org_id, id, user_name, document)"
-        " SELECT $1, gen_random_uuid(), 'm' || i || '@big.test',"
-        " jsonb_build_object('userName', 'm' || i || '@big.test')"
+        "INSERT INTO users (org_id, id, user_name, display_name, document)"
+        " SELECT $1, gen_random_uuid(), 'm' || i || '@big.test', nullif($3, '') || i,"
+        " jsonb_strip_nulls(jsonb_build_object("
+        "  'userName', 'm' || i || '@big.test', 'displayName', nullif($3, '') || i))"
         " FROM generate_series(1, $2) i RETURNING id",
         org,
         count,
+        display_prefix,
     )
     return [str(r["id"]) for r in rows]
 
@@ -27,7 +30,7 @@ async def test_a_large_group_streams_on_get_and_stays_lean_elsewhere(
     tenant, gateway_settings, db_pool
 ):
     small_limit = replace(gateway_settings, group_members_inline_max=10)
-    ids = await _seed_users(db_pool, tenant.org, 250)
+    ids = await seed_users(db_pool, tenant.org, 250)
     async with TestClient(TestServer(create_app(small_limit))) as http:
         created = await http.post(
             f"{tenant.base}/Groups",
@@ -71,7 +74,7 @@ async def test_a_patch_answers_the_resource_only_up_to_the_patch_limit(
 ):
     """A member add answers 200 with every member up to the limit, 204 past it."""
     settings = replace(gateway_settings, patch_members_inline_max=3)
-    ids = await _seed_users(db_pool, tenant.org, 5)
+    ids = await seed_users(db_pool, tenant.org, 5)
     async with TestClient(TestServer(create_app(settings))) as http:
         created = await http.post(
             f"{tenant.base}/Groups",
