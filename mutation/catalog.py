@@ -60,6 +60,14 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/gateway/test_suspension.py",),
         why="a PUT without `active` lifts a suspension",
     ),
+    Mutant(
+        name="create-ignores-rules-lock",
+        path="identity_svc/services/users.py",
+        find="        await hold_rules(uow.conn, org_id)\n",
+        replace="",
+        tests=("tests/identity_svc/test_roles.py",),
+        why="a member created during a default-role change keeps the old default role",
+    ),
     # --- Tenancy: nothing crosses an org (SPEC §3 filters, §5 keys) ---------
     Mutant(
         name="listing-org-scope-dropped",

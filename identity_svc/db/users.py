@@ -19,10 +19,17 @@ USER_COLUMNS = """u.id, u.org_id, u.user_name, u.external_id, u.active, u.displa
     u.primary_email, u.document, u.direct_role, u.effective_role, u.version, u.created,
     u.last_modified"""
 
+# A new member is in no group yet, so its effective role is its direct role,
+# else the org's default; none while suspended (db/roles.py derives the same).
+# The caller holds the org's rules lock (shared), so the default read here is
+# the one in force until it commits.
 _INSERT_USER = f"""
 INSERT INTO users AS u (org_id, id, user_name, external_id, active, display_name,
-    given_name, family_name, primary_email, document, direct_role)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    given_name, family_name, primary_email, document, direct_role, effective_role)
+SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+    CASE WHEN $5 THEN COALESCE($11, o.default_role) END
+FROM orgs o
+WHERE o.org_id = $1
 RETURNING {USER_COLUMNS}
 """
 
@@ -189,10 +196,10 @@ class UsersRepository:
             )
         except asyncpg.UniqueViolationError as exc:
             _raise_conflict(exc, fields.user_name)
-        except asyncpg.ForeignKeyViolationError as exc:
-            raise NotFound(f"org {org_id} not found") from exc
+        if row is None:
+            raise NotFound(f"org {org_id} not found")
         await self._write_values(org_id, user_id, fields)
-        return user_from_row(one(row))
+        return user_from_row(row)
 
     async def _one(self, statement: str, org_id: str, user_id: str) -> asyncpg.Record:
         """The row `statement` finds for one user id; NotFound for none or a malformed id."""

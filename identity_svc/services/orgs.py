@@ -9,7 +9,7 @@ from identity_svc.db.users import UsersRepository
 from identity_svc.domain.errors import InvalidValue, NotFound
 from identity_svc.domain.models import Org, Role, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
-from identity_svc.services.roles import apply_role_changes
+from identity_svc.services.roles import apply_role_changes, record_new_role
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
 
@@ -45,7 +45,7 @@ async def create_org(
         uow.record(org_id, "org.created", "Org", org_id, {"name": name})
         uow.record(org_id, "user.created", "User", admin.id, {"userName": admin.user_name})
         uow.record(org_id, "user.direct_role_set", "User", admin.id, {"role": "ORG_ADMIN"})
-        await apply_role_changes(uow, org_id, [admin.id])
+        record_new_role(uow, admin)  # inserted with its role: ORG_ADMIN
         return org
 
     return await run_write(pool, context, work)

@@ -20,7 +20,7 @@ from identity_svc.db.orgs import OrgsRepository
 from identity_svc.db.roles import RoleRulesRepository
 from identity_svc.db.users import UsersRepository
 from identity_svc.domain.errors import InvalidValue, PermissionDenied
-from identity_svc.domain.models import Actor, Group, Org, Role, RoleRule, WriteContext
+from identity_svc.domain.models import Actor, Group, Org, Role, RoleRule, User, WriteContext
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
 if TYPE_CHECKING:
@@ -48,6 +48,13 @@ async def apply_role_changes(
     for change in await roles_db.recompute(uow.conn, org_id, user_ids):
         data = {"from": _name(change.before), "to": _name(change.after)}
         uow.record(org_id, "user.role_changed", "User", change.user_id, data)
+
+
+def record_new_role(uow: UnitOfWork, user: User) -> None:
+    """The role_changed event of a member inserted with a role (none → its role)."""
+    if user.effective_role is not None:
+        data = {"from": None, "to": user.effective_role.value}
+        uow.record(user.org_id, "user.role_changed", "User", user.id, data)
 
 
 async def _rule_members(conn: Connection, rule: RoleRule) -> list[uuid.UUID]:

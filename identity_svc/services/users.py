@@ -12,12 +12,13 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filters import Resource
 from identity_svc.db.groups import GroupsRepository
 from identity_svc.db.listing import list_rows
+from identity_svc.db.roles import hold_rules
 from identity_svc.db.users import USER_COLUMNS, UsersRepository, user_from_row
 from identity_svc.domain.errors import PermissionDenied, VersionMismatch
 from identity_svc.domain.models import GroupRef, Page, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
-from identity_svc.services.roles import apply_role_changes
+from identity_svc.services.roles import apply_role_changes, record_new_role
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
 if TYPE_CHECKING:
@@ -52,9 +53,12 @@ async def create_user(
     fields = derive_user_fields(document)
 
     async def work(uow: UnitOfWork) -> User:
+        # The insert derives the new member's role (the org's default) itself;
+        # the rules lock keeps a concurrent default-role change from missing it.
+        await hold_rules(uow.conn, org_id)
         user = await UsersRepository(uow.conn).insert(org_id, fields, document)
         uow.record(org_id, "user.created", "User", user.id, {"userName": user.user_name})
-        await apply_role_changes(uow, org_id, [user.id])  # the org's default role
+        record_new_role(uow, user)
         return replace(user, groups=())
 
     return await run_write(pool, context, work)

@@ -293,3 +293,34 @@ async def test_concurrent_joins_and_rule_changes_leave_the_highest_role(
     writes.append(set_rule(admin, org, "GRAPH_ADMIN", name="late"))
     await asyncio.gather(*writes)
     assert [await role_of(directory, org, u) for u in users] == ["GRAPH_ADMIN"] * len(users)
+
+
+async def test_a_create_waits_for_a_default_role_change_in_flight(prov, directory, org, db_pool):
+    """A member created while a default-role change commits gets the new default.
+
+    The change holds the org's rules lock until it commits; the create reads
+    the default only once it holds the lock itself, so it can neither read the
+    old default nor be missed by the change's recompute.
+    """
+    from identity_svc.db.roles import hold_rules
+
+    async with db_pool.acquire() as change:
+        transaction = change.transaction()
+        await transaction.start()
+        try:
+            await hold_rules(change, org, exclusive=True)
+            await change.execute("UPDATE orgs SET default_role = 'OBSERVER' WHERE org_id = $1", org)
+            create = asyncio.ensure_future(new_user(prov, org, "racer@x.test"))
+            # The create queues behind the lock (seen in pg_locks), not before it.
+            for _ in range(500):
+                waiting = await db_pool.fetchval(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+                if waiting or create.done():
+                    break
+                await asyncio.sleep(0.01)
+            assert not create.done(), "the create did not wait for the rules lock"
+        finally:
+            await transaction.commit()
+        user_id = await asyncio.wait_for(create, timeout=30)
+    assert await role_of(directory, org, user_id) == "OBSERVER"
