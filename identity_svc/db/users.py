@@ -110,9 +110,28 @@ WHERE u.org_id = $1 AND u.id = $2
 RETURNING {USER_COLUMNS}
 """
 
-_DELETE_VALUES = """
-DELETE FROM user_values
-WHERE org_id = $1 AND user_id = $2
+# A user's value rows made exactly `wanted`, in one statement: the rows kept
+# are upserted and the others deleted. The two parts touch disjoint rows, so
+# their order within the statement does not matter.
+_REPLACE_VALUES = """
+WITH wanted AS (
+    SELECT *
+    FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bool[])
+        AS v(attribute, position, value, type, display, is_primary)
+), upserted AS (
+    INSERT INTO user_values AS uv (org_id, user_id, attribute, position, value, type, display,
+        is_primary)
+    SELECT $1, $2, w.attribute, w.position, w.value, w.type, w.display, w.is_primary
+    FROM wanted w
+    ON CONFLICT (org_id, user_id, attribute, position) DO UPDATE
+    SET value = EXCLUDED.value, type = EXCLUDED.type, display = EXCLUDED.display,
+        is_primary = EXCLUDED.is_primary
+    WHERE (uv.value, uv.type, uv.display, uv.is_primary)
+        IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.type, EXCLUDED.display, EXCLUDED.is_primary)
+)
+DELETE FROM user_values uv
+WHERE uv.org_id = $1 AND uv.user_id = $2
+  AND (uv.attribute, uv.position) NOT IN (SELECT w.attribute, w.position FROM wanted w)
 """
 
 _INSERT_VALUES = """
@@ -168,6 +187,19 @@ def _field_args(fields: UserFields) -> tuple[Any, ...]:
         fields.given_name,
         fields.family_name,
         fields.primary_email,
+    )
+
+
+def _value_columns(fields: UserFields) -> tuple[list[Any], ...]:
+    """The indexed values as the column arrays that _INSERT_VALUES / _REPLACE_VALUES unnest."""
+    values = fields.values
+    return (
+        [v.attribute for v in values],
+        [v.position for v in values],
+        [v.value for v in values],
+        [v.type for v in values],
+        [v.display for v in values],
+        [v.primary for v in values],
     )
 
 
@@ -252,8 +284,7 @@ class UsersRepository:
             )
         except asyncpg.UniqueViolationError as exc:
             _raise_conflict(exc, fields.user_name)
-        await self._conn.execute(_DELETE_VALUES, org_id, uid)
-        await self._write_values(org_id, uid, fields)
+        await self._conn.execute(_REPLACE_VALUES, org_id, uid, *_value_columns(fields))
         return user_from_row(one(row))
 
     async def set_direct_role(self, org_id: str, user_id: str, role: Role | None) -> User:
@@ -276,17 +307,5 @@ class UsersRepository:
         return {uid: tuple(refs) for uid, refs in found.items()}
 
     async def _write_values(self, org_id: str, user_id: uuid.UUID, fields: UserFields) -> None:
-        if not fields.values:
-            return
-        values = fields.values
-        await self._conn.execute(
-            _INSERT_VALUES,
-            org_id,
-            user_id,
-            [v.attribute for v in values],
-            [v.position for v in values],
-            [v.value for v in values],
-            [v.type for v in values],
-            [v.display for v in values],
-            [v.primary for v in values],
-        )
+        if fields.values:
+            await self._conn.execute(_INSERT_VALUES, org_id, user_id, *_value_columns(fields))

@@ -323,3 +323,42 @@ async def test_nul_characters_are_an_invalid_value_not_a_fault(prov, org):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await prov.ListUsers(pb.ListUsersRequest(org_id=org, filter=eq("userName", "a\x00")))
     assert error_reason(caught.value) == "INVALID_VALUE"
+
+
+async def _value_rows(db_pool, org: str, user_id: str) -> list[tuple]:
+    rows = await db_pool.fetch(
+        "SELECT attribute, position, value, type, is_primary FROM user_values"
+        " WHERE org_id = $1 AND user_id = $2 ORDER BY attribute, position",
+        org,
+        user_id,
+    )
+    return [tuple(r) for r in rows]
+
+
+async def test_a_replace_leaves_exactly_the_new_indexed_values(prov, org, db_pool):
+    emails = [
+        {"value": "a@x.test", "type": "work", "primary": True},
+        {"value": "b@x.test", "type": "home"},
+        {"value": "c@x.test", "type": "other"},
+    ]
+    user = await create(prov, org, "values@x.test", emails=emails)
+    assert len(await _value_rows(db_pool, org, user.id)) == 3
+    # Fewer values, one changed in place, one kept as it was.
+    kept = [{"value": "a@x.test", "type": "work", "primary": True}, {"value": "z@x.test"}]
+    await prov.ReplaceUser(
+        pb.ReplaceUserRequest(
+            context=GATEWAY,
+            org_id=org,
+            user_id=user.id,
+            attributes=struct(user_doc("values@x.test", emails=kept)),
+        )
+    )
+    assert await _value_rows(db_pool, org, user.id) == [
+        ("emails", 0, "a@x.test", "work", True),
+        ("emails", 1, "z@x.test", None, False),
+    ]
+    for address, found in (("b@x.test", 0), ("c@x.test", 0), ("z@x.test", 1)):
+        listed = await prov.ListUsers(
+            pb.ListUsersRequest(org_id=org, filter=eq("emails", address, sub="value"))
+        )
+        assert listed.total_results == found, address
