@@ -21,6 +21,11 @@ def prov(service_channel: grpc.aio.Channel) -> pb_grpc.ProvisioningAsyncStub:
 
 
 @pytest.fixture
+def events(service_channel: grpc.aio.Channel) -> pb_grpc.EventsAsyncStub:
+    return pb_grpc.EventsStub(service_channel)
+
+
+@pytest.fixture
 def directory(service_channel: grpc.aio.Channel) -> pb_grpc.DirectoryAsyncStub:
     return pb_grpc.DirectoryStub(service_channel)
 
