@@ -24,6 +24,7 @@ from identity_svc.db.migrate import migrate_dsn
 from identity_svc.db.pool import create_pool
 from identity_svc.events_hub import EventHub
 from identity_svc.metrics import PoolCollector, start_metrics_server
+from identity_svc.sequencer import Sequencer
 from identity_svc.server import create_health_server, create_server
 from identity_svc.settings import ConfigError, Settings
 from json_logs import configure_logging
@@ -54,6 +55,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         hub = EventHub(settings.database_url)
         hub.start()
         resources.push_async_callback(hub.close)
+        # Numbers the events this process's writes stage (and sweeps for others').
+        sequencer = Sequencer(pool)
+        sequencer.start()
+        resources.push_async_callback(sequencer.close)
         REGISTRY.register(pool_metrics := PoolCollector(pool))
         resources.callback(REGISTRY.unregister, pool_metrics)
         metrics_runner, metrics_port = await start_metrics_server(

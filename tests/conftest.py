@@ -23,6 +23,7 @@ from hypothesis import settings as hypothesis_settings
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
     from identity_svc.events_hub import EventHub
+    from identity_svc.sequencer import Sequencer
 
 os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.gettempdir())
 
@@ -102,6 +103,7 @@ class IdentityServer:
     operator_token: str
     service_token: str
     hub: EventHub  # the process's LISTEN connection, for tests that break it
+    sequencer: Sequencer  # numbers the events the session's writes stage
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +112,7 @@ async def identity_server(
 ) -> AsyncIterator[IdentityServer]:
     """The real identity service, on a free port, in the test's event loop."""
     from identity_svc.events_hub import EventHub
+    from identity_svc.sequencer import Sequencer
     from identity_svc.server import create_server
     from identity_svc.settings import Settings
 
@@ -121,10 +124,15 @@ async def identity_server(
     )
     hub = EventHub(database_url)
     hub.start()
+    sequencer = Sequencer(db_pool)
+    sequencer.start()
     server, port = await create_server(settings, db_pool, "127.0.0.1:0", hub)
     await server.start()
-    yield IdentityServer(f"127.0.0.1:{port}", settings.operator_token, settings.service_token, hub)
+    yield IdentityServer(
+        f"127.0.0.1:{port}", settings.operator_token, settings.service_token, hub, sequencer
+    )
     await server.stop(grace=None)
+    await sequencer.close()
     await hub.close()
 
 

@@ -6,14 +6,14 @@ never trusted on its own, so a lost, late or duplicated notification cannot
 cause a gap or a repeat: a resuming consumer sees every event exactly once.
 
 Why `seq > last` after a wake-up can never skip a lower sequence that is
-still uncommitted: sequences are handed out by `UPDATE orgs SET event_seq =
-event_seq + n ... RETURNING` (db/events.py), whose row lock is held until
-commit. A transaction that wants sequence 11 therefore waits until the one
-holding 10 has committed (or aborted, in which case it gets 10 itself), and
-Postgres releases that lock only after the committed transaction is visible
-to new snapshots. So when any snapshot sees 11, it also sees 10: a read never
-observes a higher sequence while a lower one is pending. Each page is one
-statement (one snapshot under READ COMMITTED), which is all this needs.
+still to come: writers do not number their events; they stage them, and the
+sequencer (identity_svc/sequencer.py, db/events.py) numbers only staged rows
+that have committed, each batch in one transaction that also bumps the org's
+`event_seq`, under the org row's lock. The next batch is numbered only once
+that lock is free, which Postgres allows only after the previous batch is
+visible to new snapshots. So when any snapshot sees 11, it also sees 10: a
+read never observes a higher sequence while a lower one is pending. Each page
+is one statement (one snapshot under READ COMMITTED), which is all this needs.
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
 """Transactions of the use cases: every write is exactly one transaction.
 
-A write runs its function in a transaction, then appends the events it
-recorded as the transaction's last statements (see db/events.py). Deadlocks
-and serialization failures, which Postgres resolves by aborting one side,
-are retried a few times.
+A write runs its function in a transaction, then stages the events it
+recorded as the transaction's last statement (see db/events.py). Once it has
+committed, it waits for the process's sequencer to number them, so its caller
+finds them in the log (identity_svc/sequencer.py); that wait holds no
+connection and no lock, and one sequencer pass serves every write waiting.
+Deadlocks and serialization failures, which Postgres resolves by aborting one
+side, are retried a few times.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import asyncpg
 
 from identity_svc.db.events import PendingEvent, append_events
 from identity_svc.domain.models import WriteContext
+from identity_svc.sequencer import settle
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
@@ -52,10 +56,12 @@ async def run_write(
                 result = await work(uow)
                 if uow.events:
                     await append_events(conn, uow.events, str(context.actor), context.request_id)
-                return result
         except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
             if attempt == _ATTEMPTS:
                 raise
+            continue
+        await settle(pool, {event.org_id for event in uow.events})
+        return result
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import asyncio
 import random
 
-import asyncpg
 import grpc
 import pytest
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
-from identity_svc.db.events import PendingEvent, append_events
 from identity_svc.events_hub import EventHub
 from identity_svc.server import create_server
 from identity_svc.settings import Settings as IdentitySettings
@@ -29,7 +27,6 @@ from tests.identity_svc.event_support import (
     seq_types,
     stored,
     stored_seqs,
-    take,
     take_until_user,
 )
 from tests.identity_svc.support import GATEWAY, OPERATOR, path, struct, user_doc, value
@@ -273,42 +270,6 @@ async def test_the_hub_wakes_every_stream_to_reread_after_reconnecting(identity_
             wake = await sub.wait(idle_seconds=WAIT_SECONDS * 10)
         assert wake.resync
         assert hub.backend_pid not in (None, killed)
-
-
-async def _blocked_on_a_lock(db_pool: asyncpg.Pool, pid: int) -> None:
-    query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1"
-    async with asyncio.timeout(WAIT_SECONDS):
-        while True:
-            if await db_pool.fetchval(query, pid) == "Lock":
-                return
-            await asyncio.sleep(0.01)
-
-
-async def test_an_uncommitted_sequence_holds_back_every_later_one(events, org, db_pool):
-    """The ordering argument of services/event_streams.py, made to happen."""
-    start = await position(db_pool, org)
-    call = events.WatchEvents(pb.WatchEventsRequest(org_id=org, after_seq=start, follow=True))
-    await call.initial_metadata()
-    async with db_pool.acquire() as first, db_pool.acquire() as second:
-        holding = first.transaction()
-        await holding.start()
-        await append_events(first, [PendingEvent(org, "test.first", "Test", "1")], "test", "a")
-
-        async def later() -> None:
-            async with second.transaction():
-                event = PendingEvent(org, "test.second", "Test", "2")
-                await append_events(second, [event], "test", "b")
-
-        task = asyncio.create_task(later())
-        # The later writer waits for the org row: it cannot take seq start+2
-        # (or anything) while start+1 is uncommitted.
-        await _blocked_on_a_lock(db_pool, second.get_server_pid())
-        assert await stored(db_pool, org, start) == []
-        await holding.commit()
-        await task
-    received = await take(call, 2)
-    call.cancel()
-    assert seq_types(received) == [(start + 1, "test.first"), (start + 2, "test.second")]
 
 
 async def test_closing_the_hub_ends_followed_streams(database_url, db_pool, identity_server, org):
