@@ -170,6 +170,35 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/identity_svc/test_events.py",),
         why="an org's stream carries other orgs' events",
     ),
+    Mutant(
+        name="sequencer-skips-org-lock",
+        path="identity_svc/db/events.py",
+        find="WHERE org_id = $1\nFOR NO KEY UPDATE",
+        replace="WHERE org_id = $1",
+        tests=("tests/identity_svc/test_sequencer.py",),
+        why="sequencers number an org's staged events without serializing on its lock",
+    ),
+    Mutant(
+        name="sequencer-orders-by-xid",
+        path="identity_svc/db/events.py",
+        find="row_number() OVER (ORDER BY staged_lsn, staged_xid, position)",
+        replace="row_number() OVER (ORDER BY staged_xid, staged_lsn, position)",
+        tests=("tests/identity_svc/test_sequencer.py",),
+        why="a write that saw another's commit can be numbered before it",
+    ),
+    Mutant(
+        name="writes-hold-org-row-to-commit",
+        path="identity_svc/db/events.py",
+        find="    await conn.execute(\n        _STAGE_EVENTS,",
+        replace=(
+            "    for org_id in {e.org_id for e in events}:\n"
+            '        await conn.execute("UPDATE orgs SET event_seq = event_seq WHERE org_id = $1",'
+            " org_id)\n"
+            "    await conn.execute(\n        _STAGE_EVENTS,"
+        ),
+        tests=("tests/identity_svc/test_sequencer.py",),
+        why="a write of an org waits for the previous one's commit again",
+    ),
     # --- ETags (SPEC §3) ------------------------------------------------------
     Mutant(
         name="version-check-skipped",
