@@ -27,6 +27,7 @@ _ORG_TABLES = {
     "group_members": "group_id, user_id",
     "role_rules": "id",
     "scim_keys": "id",
+    "event_staging": "staged_lsn, staged_xid, position",
     "events": "seq",
 }
 # Written on every verified request, on purpose outside any write (SPEC §5).
@@ -41,16 +42,36 @@ async def failing_rows(
 
     `event` is "INSERT", "DELETE", "UPDATE" or "UPDATE OF <column>".
     """
+    body = f"BEGIN RAISE EXCEPTION '{INJECTED} on {table}'; END"
+    async with _row_trigger(pool, table, org_id, event, body):
+        yield
+
+
+@asynccontextmanager
+async def pausing_rows(
+    pool: asyncpg.Pool, table: str, org_id: str, lock_key: int
+) -> AsyncIterator[None]:
+    """While open, an INSERT of `org_id`'s rows into `table` first waits for `lock_key`.
+
+    Hold that advisory lock to stop a write at that statement.
+    """
+    body = f"BEGIN PERFORM pg_advisory_xact_lock({int(lock_key)}); RETURN NEW; END"
+    async with _row_trigger(pool, table, org_id, "INSERT", body):
+        yield
+
+
+@asynccontextmanager
+async def _row_trigger(
+    pool: asyncpg.Pool, table: str, org_id: str, event: str, body: str
+) -> AsyncIterator[None]:
+    """A BEFORE `event` trigger running `body` on `org_id`'s rows of `table`, dropped after."""
     if table not in _ORG_TABLES or not re.fullmatch(r"[a-z0-9-]+", org_id):
         raise ValueError(f"cannot scope a fault to {table!r} of {org_id!r}")
     if not re.fullmatch(r"INSERT|DELETE|UPDATE( OF [a-z_]+)?", event):
         raise ValueError(f"unsupported trigger event {event!r}")
     name = f"test_fault_{secrets.token_hex(6)}"
     row = "OLD" if event == "DELETE" else "NEW"
-    await pool.execute(
-        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$"
-        f" BEGIN RAISE EXCEPTION '{INJECTED} on {table}'; END $$"
-    )
+    await pool.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$")
     try:
         await pool.execute(
             f"CREATE TRIGGER {name} BEFORE {event} ON {table} FOR EACH ROW"

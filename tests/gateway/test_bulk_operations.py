@@ -267,7 +267,7 @@ async def test_an_operation_whose_events_fail_is_not_applied(http, tenant, db_po
         },
         {"method": "DELETE", "path": f"/Users/{ada}"},
     ]
-    async with failing_rows(db_pool, "events", tenant.org):
+    async with failing_rows(db_pool, "event_staging", tenant.org):
         results = await _bulk(http, tenant, *operations)
     assert [r["status"] for r in results] == ["500", "500", "500", "500"]
     assert all("injected" not in str(r["response"]) for r in results)

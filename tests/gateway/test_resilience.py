@@ -21,12 +21,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from devstack.processes import free_port
 from gateway.app import create_app
 from gateway.settings import Settings
-from identity_svc.db.events import _RESERVE_SEQUENCES
 from identity_svc.db.pool import create_pool
 from identity_svc.events_hub import EventHub
+from identity_svc.sequencer import Sequencer
 from identity_svc.server import create_server
 from identity_svc.settings import Settings as IdentitySettings
 from tests.conftest import IdentityServer
+from tests.faults import pausing_rows
 from tests.gateway.conftest import ServeWithFaults, Tenant, onboard, replace
 from tests.gateway.faults import Faults, PgProxy
 
@@ -81,12 +82,15 @@ async def proxied(
         service_token=identity_server.service_token,
     )
     hub = EventHub(proxy.dsn)
+    sequencer = Sequencer(pool)  # numbers its writes' events, as in the service
+    sequencer.start()
     server, port = await create_server(settings, pool, "127.0.0.1:0", hub)
     await server.start()
     try:
         yield proxy, replace(gateway_settings, identity_addr=f"127.0.0.1:{port}")
     finally:
         await server.stop(grace=None)
+        await sequencer.close()
         await hub.close()
         await proxy.cut()
         pool.terminate()
@@ -102,8 +106,10 @@ async def _polled(db_pool: asyncpg.Pool, query: str, *args: object) -> Any:
             await asyncio.sleep(0.02)
 
 
+# The advisory lock a paused write waits for, and how to find that write.
+_PAUSE_KEY = 7_302_001
 _LOCK_WAITER = """
-SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query = $1
+SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1
 """
 _GONE = """
 SELECT true WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)
@@ -138,30 +144,33 @@ async def test_postgres_gone_mid_write_is_503_with_nothing_written_then_it_recov
     async with TestClient(TestServer(create_app(settings))) as client:
         assert (await client.get(f"{tenant.base}/Users", headers=tenant.headers())).status == 200
         users, events = await _rows(db_pool, tenant.org)
-        # Hold the org row, so the write stops at its last statement (its
-        # events), after it has written the user: then Postgres goes away.
+        # Stop the write at its last statement (staging its events), after it
+        # has written the user: then Postgres goes away.
         blocker = await db_pool.acquire()
         held = blocker.transaction()
         await held.start()
         try:
-            await blocker.execute(
-                "SELECT 1 FROM orgs WHERE org_id = $1 FOR NO KEY UPDATE", tenant.org
-            )
-            post = asyncio.create_task(
-                client.post(f"{tenant.base}/Users", json=user, headers=tenant.headers())
-            )
-            writer = await _polled(db_pool, _LOCK_WAITER, _RESERVE_SEQUENCES)
-            assert await db_pool.fetchval(  # half-way: it has inserted into users
-                "SELECT count(*) FROM pg_locks WHERE pid = $1"
-                " AND relation = 'users'::regclass AND mode = 'RowExclusiveLock'",
-                writer,
-            )
-            await proxy.cut()
-            await assert_unavailable(await post)
+            await blocker.execute("SELECT pg_advisory_xact_lock($1)", _PAUSE_KEY)
+            async with pausing_rows(db_pool, "event_staging", tenant.org, _PAUSE_KEY):
+                try:
+                    post = asyncio.create_task(
+                        client.post(f"{tenant.base}/Users", json=user, headers=tenant.headers())
+                    )
+                    writer = await _polled(db_pool, _LOCK_WAITER, _PAUSE_KEY)
+                    assert await db_pool.fetchval(  # half-way: it has inserted into users
+                        "SELECT count(*) FROM pg_locks WHERE pid = $1"
+                        " AND relation = 'users'::regclass AND mode = 'RowExclusiveLock'",
+                        writer,
+                    )
+                    await proxy.cut()
+                    await assert_unavailable(await post)
+                finally:
+                    # Before the trigger is dropped (which waits for the write):
+                    # the write goes on, finds its client gone, and aborts.
+                    await held.rollback()
+                await _polled(db_pool, _GONE, writer)
         finally:
-            await held.rollback()
             await db_pool.release(blocker)
-        await _polled(db_pool, _GONE, writer)  # its transaction ended without a COMMIT
         assert await _rows(db_pool, tenant.org) == (users, events)
         # Down is down for every request, reads too.
         await assert_unavailable(await client.get(f"{tenant.base}/Users", headers=tenant.headers()))

@@ -325,7 +325,7 @@ async def test_nul_characters_are_an_invalid_value_not_a_fault(prov, org):
     assert error_reason(caught.value) == "INVALID_VALUE"
 
 
-async def _value_rows(db_pool, org: str, user_id: str) -> list[tuple]:
+async def _value_rows(db_pool, org: str, user_id: str) -> list[tuple[object, ...]]:
     rows = await db_pool.fetch(
         "SELECT attribute, position, value, type, is_primary FROM user_values"
         " WHERE org_id = $1 AND user_id = $2 ORDER BY attribute, position",
