@@ -78,6 +78,14 @@ WHERE org_id = $1 AND group_id = $2 AND user_id = ANY($3::uuid[])
 RETURNING user_id
 """
 
+# {condition}: a member filter compiled by db/filters.py over alias gm; the
+# group's scope stays outside it.
+REMOVE_MEMBERS_WHERE = """
+DELETE FROM group_members gm
+WHERE gm.org_id = $1 AND gm.group_id = $2 AND ({condition})
+RETURNING gm.user_id
+"""
+
 _REMOVE_MEMBERS_NOT_IN = """
 DELETE FROM group_members
 WHERE org_id = $1 AND group_id = $2 AND NOT (user_id = ANY($3::uuid[]))
@@ -201,10 +209,7 @@ class GroupsRepository:
         self, org_id: str, group_id: str, condition: str, args: list[object]
     ) -> list[str]:
         """Delete memberships matching a compiled member filter over alias gm."""
-        query = (
-            "DELETE FROM group_members gm WHERE gm.org_id = $1 AND gm.group_id = $2 "
-            f"AND ({condition}) RETURNING gm.user_id"
-        )
+        query = REMOVE_MEMBERS_WHERE.format(condition=condition)
         rows = await self._conn.fetch(query, org_id, uuid.UUID(group_id), *args)
         return [str(r["user_id"]) for r in rows]
 
