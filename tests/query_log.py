@@ -9,6 +9,7 @@ touched), never time.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, cast
@@ -39,6 +40,7 @@ class QueryLog:
             try:
                 yield conn
             finally:
+                await asyncio.sleep(0)  # loggers are called soon after a statement, not at once
                 conn.remove_query_logger(self._log)
 
     def clear(self) -> None:
