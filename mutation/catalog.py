@@ -266,6 +266,15 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/gateway/test_big_pages.py",),
         why="a list page over gRPC's 4 MiB message limit answers 500",
     ),
+    # --- totalResults from counters, right after every write (SPEC §3, §8) --
+    Mutant(
+        name="user-count-ignores-deletes",
+        path="identity_svc/migrations/0003_list_walks.sql",
+        find="CREATE TRIGGER users_counted AFTER INSERT OR DELETE ON users",
+        replace="CREATE TRIGGER users_counted AFTER INSERT ON users",
+        tests=("tests/gateway/test_list_totals.py",),
+        why="totalResults keeps counting deleted users",
+    ),
     # --- Failures are mapped, once per boundary (SPEC §7) --------------------
     Mutant(
         name="deadline-not-503",

@@ -124,7 +124,8 @@ def run_one(root: Path, tree: Path, mutant: Mutant, timeout: float) -> Outcome:
     target = tree / mutant.path
     try:
         target.write_text(mutated_text(root, mutant))
-        py_compile.compile(str(target), doraise=True)
+        if target.suffix == ".py":  # migrations (.sql) are checked by running them
+            py_compile.compile(str(target), doraise=True)
         code, output = _pytest(tree, mutant.tests, timeout)
     except (CatalogError, py_compile.PyCompileError) as exc:
         code, output = -2, str(exc)

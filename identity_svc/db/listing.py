@@ -3,7 +3,9 @@
 Index pagination (RFC 7644 §3.4.2.4) and cursor pagination (RFC 9865). In the
 default order (created, id) a cursor is a keyset position, so a walk neither
 skips nor repeats rows while others are inserted; with an explicit sortBy it
-carries the offset.
+carries the offset. The total of an unfiltered listing is the sum of the
+org's counters (kept by triggers, migration 0003); a filtered one is counted,
+bounded by the filter.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ _MAX_OFFSET = 2**62
 
 _FROM = {Resource.USERS: "users u", Resource.GROUPS: "groups g"}
 _ALIAS = {Resource.USERS: "u", Resource.GROUPS: "g"}
+
+_TOTAL_FROM_COUNTERS = """
+SELECT coalesce(sum(c.n), 0)::bigint
+FROM org_counters c
+WHERE c.org_id = $1 AND c.resource = $2
+"""
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,15 @@ def _next_cursor(last: asyncpg.Record, sorted_: bool, window: _Window) -> str:
     return _encode_cursor({"c": last["created"].isoformat(), "i": str(last["id"])})
 
 
+async def _total(
+    conn: Connection, resource: Resource, where: str, params: SqlParams, unfiltered: bool
+) -> int:
+    if unfiltered:  # the org's counters: the same cost at any size
+        return int(await conn.fetchval(_TOTAL_FROM_COUNTERS, params.args[0], resource.value))
+    sql = f"SELECT count(*) FROM {_FROM[resource]} WHERE {where}"
+    return int(await conn.fetchval(sql, *params.args))
+
+
 async def list_rows(
     conn: Connection,
     resource: Resource,
@@ -136,7 +153,8 @@ async def list_rows(
         where += f" AND ({compile_filter(resource, request.filter, params)})"
     sort = request.sort if request.HasField("sort") and request.sort.by.attribute else None
     order = order_by(resource, sort)
-    total = await conn.fetchval(f"SELECT count(*) FROM {source} WHERE {where}", *params.args)
+    unfiltered = scope is None and not request.HasField("filter")
+    total = await _total(conn, resource, where, params, unfiltered)
 
     window = _window(request.page, sort is not None, alias, params, max_page_size)
     if window.count == 0:
