@@ -266,6 +266,31 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/gateway/test_big_pages.py",),
         why="a list page over gRPC's 4 MiB message limit answers 500",
     ),
+    # --- Okta's import walk: every user once, at the same cost at any depth --
+    Mutant(
+        name="walk-continues-an-earlier-position",
+        path="identity_svc/db/walks.py",
+        find="  AND w.start_index = $3\n",
+        replace="  AND w.start_index <= $3\n",
+        tests=("tests/identity_svc/test_list_walks.py",),
+        why="a jump to a startIndex continues where some earlier page of the walk stopped",
+    ),
+    Mutant(
+        name="walk-always-by-offset",
+        path="identity_svc/db/listing.py",
+        find="if position is not None:  # the next page of a walk: no OFFSET",
+        replace="if position is not None and not position:",
+        tests=("tests/gateway/test_import_walk.py",),
+        why="Okta's import skips users while Entra deletes others, and costs O(N) a page",
+    ),
+    Mutant(
+        name="walk-key-ignores-filter",
+        path="identity_svc/db/walks.py",
+        find='    if request.HasField("filter"):\n        digest.update(',
+        replace="    if False:\n        digest.update(",
+        tests=("tests/identity_svc/test_list_walks.py",),
+        why="a filtered walk's position is used by an unfiltered one",
+    ),
     # --- totalResults from counters, right after every write (SPEC §3, §8) --
     Mutant(
         name="user-count-ignores-deletes",

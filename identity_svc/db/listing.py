@@ -1,11 +1,14 @@
 """Filtered, sorted, paginated listings of users or groups, all in SQL.
 
 Index pagination (RFC 7644 §3.4.2.4) and cursor pagination (RFC 9865). In the
-default order (created, id) a cursor is a keyset position, so a walk neither
-skips nor repeats rows while others are inserted; with an explicit sortBy it
-carries the offset. The total of an unfiltered listing is the sum of the
-org's counters (kept by triggers, migration 0003); a filtered one is counted,
-bounded by the filter.
+default order (created, id) both read by keyset where they can, so a page
+costs the same at any depth of the org: a cursor carries its position, and a
+sequential index walk (Okta's import) finds the previous page's in db/walks.py;
+a random startIndex, or an explicit sortBy, reads by OFFSET. A cursor with an
+explicit sortBy carries the offset.
+
+The total of an unfiltered listing is the sum of the org's counters (kept by
+triggers, migration 0003); a filtered one is counted, bounded by the filter.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filters import Resource, SqlParams, compile_filter, order_by
+from identity_svc.db.walks import Position, WalkMark, find_position, mark, walk_key
 from identity_svc.domain.errors import InvalidCursor
 
 if TYPE_CHECKING:
@@ -42,11 +46,22 @@ WHERE c.org_id = $1 AND c.resource = $2
 
 
 @dataclass(frozen=True)
+class Scope:
+    """A server-side condition beside the tenant's; `key` tells walks of scopes apart."""
+
+    key: str
+    condition: Callable[[SqlParams], str]
+
+
+@dataclass(frozen=True)
 class ListedRows:
     total_results: int
     rows: list[asyncpg.Record]
     start_index: int
-    next_cursor: str
+    next_cursor: str = ""
+    # Where the next page of this index walk continues; for the caller to
+    # remember once the read has committed (db/walks.remember_walk).
+    walk: WalkMark | None = None
 
 
 def _encode_cursor(payload: dict[str, str | int]) -> str:
@@ -54,7 +69,7 @@ def _encode_cursor(payload: dict[str, str | int]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> dict[str, str | int]:
+def _decode_cursor(cursor: str) -> dict[str, object]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         payload = json.loads(raw)
@@ -65,18 +80,21 @@ def _decode_cursor(cursor: str) -> dict[str, str | int]:
     return payload
 
 
-def _keyset_condition(cursor: str, alias: str, params: SqlParams) -> str:
-    payload = _decode_cursor(cursor)
+def _cursor_position(payload: dict[str, object]) -> Position:
     try:
         created = datetime.fromisoformat(str(payload["c"])).astimezone(UTC)
         last_id = uuid.UUID(str(payload["i"]))
     except (KeyError, ValueError, OverflowError) as exc:
         raise InvalidCursor("the cursor is not one this server issued") from exc
-    return f"({alias}.created, {alias}.id) > ({params.add(created)}, {params.add(last_id)})"
+    return Position(created, last_id)
 
 
-def _cursor_offset(cursor: str) -> int:
-    offset = _decode_cursor(cursor).get("o")
+def _keyset_cursor(row: asyncpg.Record) -> str:
+    return _encode_cursor({"c": row["created"].isoformat(), "i": str(row["id"])})
+
+
+def _cursor_offset(payload: dict[str, object]) -> int:
+    offset = payload.get("o")
     if not isinstance(offset, int) or not 0 <= offset <= _MAX_OFFSET:
         raise InvalidCursor("the cursor does not apply to this sort order")
     return offset
@@ -88,37 +106,78 @@ def _page_size(requested: int | None, max_page_size: int) -> int:
     return max(0, min(requested, max_page_size))
 
 
+def _beyond(alias: str, params: SqlParams, position: Position) -> str:
+    """Rows after `position` in the default order."""
+    created, last_id = params.add(position.created), params.add(position.id)
+    return f" AND ({alias}.created, {alias}.id) > ({created}, {last_id})"
+
+
 @dataclass(frozen=True)
 class _Window:
     """Which rows of the ordered result a page asks for."""
 
     count: int
-    offset: int
-    keyset: str = ""  # an extra condition: rows after a cursor's position
+    offset: int = 0
+    start_index: int = 1
+    keyset: str = ""  # an extra condition: rows beyond a position
     by_cursor: bool = False
+    by_offset: bool = False  # a cursor page of an explicit sortBy
 
 
-def _window(
-    page: pb.Page, sorted_: bool, alias: str, params: SqlParams, max_page_size: int
+async def _index_window(
+    conn: Connection,
+    org_id: str,
+    index: pb.IndexPage,
+    key: bytes | None,
+    alias: str,
+    params: SqlParams,
+    max_page_size: int,
 ) -> _Window:
-    if not page.HasField("cursor"):
-        index = page.index
-        count = _page_size(index.count if index.HasField("count") else None, max_page_size)
-        return _Window(count, max(index.start_index, 1) - 1)
-    cursor = page.cursor
+    count = _page_size(index.count if index.HasField("count") else None, max_page_size)
+    start = max(index.start_index, 1)
+    if key is not None and start > 1 and count > 0:
+        position = await find_position(conn, org_id, key, start)
+        if position is not None:  # the next page of a walk: no OFFSET
+            return _Window(count, 0, start, _beyond(alias, params, position))
+    return _Window(count, start - 1, start)
+
+
+def _cursor_window(
+    cursor: pb.CursorPage, sorted_: bool, alias: str, params: SqlParams, max_page_size: int
+) -> _Window:
     count = _page_size(cursor.count if cursor.HasField("count") else None, max_page_size)
-    if not cursor.cursor:
-        return _Window(count, 0, by_cursor=True)
+    payload = _decode_cursor(cursor.cursor) if cursor.cursor else None
     if sorted_:
-        return _Window(count, _cursor_offset(cursor.cursor), by_cursor=True)
-    keyset = " AND " + _keyset_condition(cursor.cursor, alias, params)
-    return _Window(count, 0, keyset, by_cursor=True)
+        offset = 0 if payload is None else _cursor_offset(payload)
+        return _Window(count, offset, by_cursor=True, by_offset=True)
+    if payload is None:
+        return _Window(count, by_cursor=True)
+    keyset = _beyond(alias, params, _cursor_position(payload))
+    return _Window(count, 0, 1, keyset, by_cursor=True)
 
 
-def _next_cursor(last: asyncpg.Record, sorted_: bool, window: _Window) -> str:
-    if sorted_:
+def _next_cursor(rows: list[asyncpg.Record], more: bool, window: _Window) -> str:
+    """The cursor of the next page; empty on the last."""
+    if not more:
+        return ""
+    if window.by_offset:
         return _encode_cursor({"o": window.offset + window.count})
-    return _encode_cursor({"c": last["created"].isoformat(), "i": str(last["id"])})
+    return _keyset_cursor(rows[-1])
+
+
+def _where(
+    resource: Resource,
+    alias: str,
+    request: pb.ListUsersRequest | pb.ListGroupsRequest,
+    params: SqlParams,
+    scope: Scope | None,
+) -> str:
+    where = f"{alias}.org_id = $1"
+    if scope is not None:
+        where += f" AND {scope.condition(params)}"
+    if request.HasField("filter"):
+        where += f" AND ({compile_filter(resource, request.filter, params)})"
+    return where
 
 
 async def _total(
@@ -130,6 +189,19 @@ async def _total(
     return int(await conn.fetchval(sql, *params.args))
 
 
+async def _fetch_page(
+    conn: Connection, select: str, order: str, window: _Window, params: SqlParams
+) -> tuple[list[asyncpg.Record], bool]:
+    """The window's rows in the listing's order, and whether more lie beyond them."""
+    # One row more than asked tells whether there is a next page.
+    sql = f"{select}{window.keyset} ORDER BY {order} LIMIT {params.add(window.count + 1)}"
+    if window.offset:
+        sql += f" OFFSET {params.add(window.offset)}"
+    rows = await conn.fetch(sql, *params.args)
+    more, rows = len(rows) > window.count, rows[: window.count]
+    return rows, more
+
+
 async def list_rows(
     conn: Connection,
     resource: Resource,
@@ -137,7 +209,7 @@ async def list_rows(
     columns: str,
     request: pb.ListUsersRequest | pb.ListGroupsRequest,
     max_page_size: int,
-    scope: Callable[[SqlParams], str] | None = None,
+    scope: Scope | None = None,
 ) -> ListedRows:
     """One page of the org's rows matching the request's filter, and their total.
 
@@ -146,28 +218,26 @@ async def list_rows(
     """
     alias, source = _ALIAS[resource], _FROM[resource]
     params = SqlParams(org_id)
-    where = f"{alias}.org_id = $1"
-    if scope is not None:
-        where += f" AND {scope(params)}"
-    if request.HasField("filter"):
-        where += f" AND ({compile_filter(resource, request.filter, params)})"
+    where = _where(resource, alias, request, params, scope)
     sort = request.sort if request.HasField("sort") and request.sort.by.attribute else None
     order = order_by(resource, sort)
     unfiltered = scope is None and not request.HasField("filter")
     total = await _total(conn, resource, where, params, unfiltered)
-
-    window = _window(request.page, sort is not None, alias, params, max_page_size)
+    key = None
+    if request.page.HasField("cursor"):
+        window = _cursor_window(request.page.cursor, sort is not None, alias, params, max_page_size)
+    else:
+        key = None if sort else walk_key(resource, scope.key if scope else "", request)
+        index = request.page.index
+        window = await _index_window(conn, org_id, index, key, alias, params, max_page_size)
     if window.count == 0:
-        return ListedRows(total, [], window.offset + 1, "")
-    # One row more than asked tells whether there is a next page.
-    limit, offset = params.add(window.count + 1), params.add(window.offset)
-    rows = await conn.fetch(
-        f"SELECT {columns} FROM {source} WHERE {where}{window.keyset} "
-        f"ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-        *params.args,
-    )
-    more, rows = len(rows) > window.count, rows[: window.count]
-    next_cursor = (
-        _next_cursor(rows[-1], sort is not None, window) if window.by_cursor and more else ""
-    )
-    return ListedRows(total, rows, window.offset + 1, next_cursor)
+        return ListedRows(total, [], window.start_index)
+    select = f"SELECT {columns} FROM {source} WHERE {where}"
+    rows, more = await _fetch_page(conn, select, order, window, params)
+    if window.by_cursor:
+        return ListedRows(total, rows, 1, _next_cursor(rows, more, window))
+    walk = None
+    if key is not None and more:
+        last = Position(rows[-1]["created"], rows[-1]["id"])
+        walk = mark(org_id, key, window.start_index, window.count, last, max_page_size)
+    return ListedRows(total, rows, window.start_index, walk=walk)

@@ -1,6 +1,7 @@
 -- Listings whose cost does not grow with the org (SPEC §3 lists, §8): the
--- total of an unfiltered list from counters instead of count(*).
--- See docs/scaling.md.
+-- total of an unfiltered list from counters instead of count(*), and where
+-- each index-paginated walk (Okta's import) stopped, so its next page is a
+-- keyset read instead of an OFFSET. See docs/scaling.md.
 
 -- How many users and groups each org has, spread over 16 slots per resource:
 -- a row's slot is a hash of its id, so concurrent creates and deletes in one
@@ -55,3 +56,21 @@ INSERT INTO org_counters (org_id, resource, slot, n)
 SELECT org_id, 'groups', org_counter_slot(id), count(*)
 FROM groups
 GROUP BY org_id, org_counter_slot(id);
+
+-- Where index-paginated walks stopped: the page asking for `start_index` of
+-- the listing `walk_key` (a hash of resource, scope and filter) continues
+-- after (last_created, last_id) in the default order. A cache of positions in
+-- Postgres rather than in one process, because a walk's pages reach any
+-- replica; a missing or expired row only means an OFFSET read.
+CREATE TABLE list_walks (
+    org_id          text        NOT NULL REFERENCES orgs (org_id),
+    walk_key        bytea       NOT NULL,
+    start_index     integer     NOT NULL,
+    last_created    timestamptz NOT NULL,
+    last_id         uuid        NOT NULL,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, walk_key, start_index)
+);
+
+-- Expired positions are deleted by the org's next walk, oldest first.
+CREATE INDEX list_walks_updated ON list_walks (org_id, updated_at);

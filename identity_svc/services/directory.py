@@ -6,7 +6,7 @@ member, whatever id, userName or email it presents.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -15,11 +15,11 @@ import asyncpg
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filters import Resource, SqlParams
 from identity_svc.db.ids import parse_id
-from identity_svc.db.listing import list_rows
+from identity_svc.db.listing import ListedRows, Scope, list_rows
 from identity_svc.db.users import IN_GROUP_CONDITION, USER_COLUMNS, UsersRepository, user_from_row
 from identity_svc.domain.errors import InvalidValue, NotFound, TooMany
 from identity_svc.domain.models import Page, User
-from identity_svc.services.transactions import run_read
+from identity_svc.services.transactions import run_listing, run_read
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
@@ -81,7 +81,7 @@ async def batch_get_members(
     return await run_read(pool, work)
 
 
-def _group_scope(group_id: str) -> Callable[[SqlParams], str]:
+def _group_scope(group_id: str) -> Scope:
     """Restrict a listing to one group's members, without loading the group."""
     parsed = parse_id(group_id)
 
@@ -91,7 +91,7 @@ def _group_scope(group_id: str) -> Callable[[SqlParams], str]:
             return "false"
         return IN_GROUP_CONDITION.format(group=params.add(parsed))
 
-    return scope
+    return Scope(f"group:{group_id}", scope)
 
 
 async def list_members(
@@ -103,12 +103,12 @@ async def list_members(
         listing.filter.CopyFrom(request.filter)
     scope = _group_scope(request.group_id) if request.group_id else None
 
-    async def work(conn: Connection) -> Page[User]:
+    async def work(conn: Connection) -> tuple[list[User], ListedRows]:
         listed = await list_rows(
             conn, Resource.USERS, org_id, USER_COLUMNS, listing, max_page_size, scope
         )
         users = [user_from_row(r) for r in listed.rows]
         users = await _with_groups(conn, users, request.include_groups)
-        return Page(listed.total_results, tuple(users), listed.start_index, listed.next_cursor)
+        return users, listed
 
-    return await run_read(pool, work)
+    return await run_listing(pool, work)

@@ -12,7 +12,7 @@ import asyncpg
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filters import Resource, SqlParams, compile_member_filter
 from identity_svc.db.groups import GROUP_COLUMNS, GroupsRepository, group_from_row
-from identity_svc.db.listing import list_rows
+from identity_svc.db.listing import ListedRows, list_rows
 from identity_svc.domain.errors import InvalidValue
 from identity_svc.domain.group_patch import (
     AddMembers,
@@ -31,7 +31,7 @@ from identity_svc.services.roles import (
     roles_after_group_change,
     roles_before_group_delete,
 )
-from identity_svc.services.transactions import UnitOfWork, run_read, run_write
+from identity_svc.services.transactions import UnitOfWork, run_listing, run_read, run_write
 from identity_svc.services.users import check_version
 
 if TYPE_CHECKING:
@@ -263,7 +263,7 @@ async def list_groups(
     inclusion: MemberInclusion,
     max_page_size: int,
 ) -> Page[Group]:
-    async def work(conn: Connection) -> Page[Group]:
+    async def work(conn: Connection) -> tuple[list[Group], ListedRows]:
         listed = await list_rows(
             conn, Resource.GROUPS, org_id, GROUP_COLUMNS, request, max_page_size
         )
@@ -272,9 +272,9 @@ async def list_groups(
         if wanted:
             members = await GroupsRepository(conn).members_of(org_id, wanted)
             groups = [replace(g, members=members[g.id]) if g.id in members else g for g in groups]
-        return Page(listed.total_results, tuple(groups), listed.start_index, listed.next_cursor)
+        return groups, listed
 
-    return await run_read(pool, work)
+    return await run_listing(pool, work)
 
 
 async def list_members(

@@ -11,17 +11,19 @@ side, are retried a few times.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 
 from identity_svc.db.events import PendingEvent, append_events
-from identity_svc.domain.models import WriteContext
+from identity_svc.db.walks import remember_walk
+from identity_svc.domain.models import Page, WriteContext
 from identity_svc.sequencer import settle
 
 if TYPE_CHECKING:
+    from identity_svc.db.listing import ListedRows
     from identity_svc.db.pool import Connection
 
 T = TypeVar("T")
@@ -69,3 +71,20 @@ async def run_read(pool: asyncpg.Pool, work: Callable[[Connection], Awaitable[T]
     """A read-only snapshot, so a count and its page agree."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         return await work(conn)
+
+
+async def run_listing(
+    pool: asyncpg.Pool,
+    work: Callable[[Connection], Awaitable[tuple[Sequence[T], ListedRows]]],
+) -> Page[T]:
+    """A page read in one snapshot like run_read; then where its walk goes on.
+
+    The position is written after the snapshot, committed on its own before
+    the page is answered, so the walk's next request finds it on any replica.
+    """
+    async with pool.acquire() as conn:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            items, listed = await work(conn)
+        if listed.walk is not None:
+            await remember_walk(conn, listed.walk)
+    return Page(listed.total_results, tuple(items), listed.start_index, listed.next_cursor)

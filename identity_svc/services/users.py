@@ -11,7 +11,7 @@ import asyncpg
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filters import Resource
 from identity_svc.db.groups import GroupsRepository
-from identity_svc.db.listing import list_rows
+from identity_svc.db.listing import ListedRows, list_rows
 from identity_svc.db.roles import hold_rules
 from identity_svc.db.users import USER_COLUMNS, UsersRepository, user_from_row
 from identity_svc.domain.errors import PermissionDenied, VersionMismatch
@@ -19,7 +19,12 @@ from identity_svc.domain.models import GroupRef, Page, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
 from identity_svc.services.roles import apply_role_changes, record_new_role
-from identity_svc.services.transactions import UnitOfWork, run_read, run_write
+from identity_svc.services.transactions import (
+    UnitOfWork,
+    run_listing,
+    run_read,
+    run_write,
+)
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
@@ -162,15 +167,15 @@ async def delete_user(
 async def list_users(
     pool: asyncpg.Pool, org_id: str, request: pb.ListUsersRequest, max_page_size: int
 ) -> Page[User]:
-    async def work(conn: Connection) -> Page[User]:
+    async def work(conn: Connection) -> tuple[list[User], ListedRows]:
         listed = await list_rows(conn, Resource.USERS, org_id, USER_COLUMNS, request, max_page_size)
         users = [user_from_row(r) for r in listed.rows]
         if request.include_groups and users:
             groups = await UsersRepository(conn).groups_of(org_id, [u.id for u in users])
             users = [replace(u, groups=groups[u.id]) for u in users]
-        return Page(listed.total_results, tuple(users), listed.start_index, listed.next_cursor)
+        return users, listed
 
-    return await run_read(pool, work)
+    return await run_listing(pool, work)
 
 
 async def list_user_groups(pool: asyncpg.Pool, org_id: str, user_id: str) -> tuple[GroupRef, ...]:
