@@ -135,13 +135,16 @@ async def listing(
 ) -> web.StreamResponse:
     """The ListResponse of a streamed page, written as its chunks arrive.
 
-    Index pages carry startIndex, cursor pages nextCursor. `resources` renders
+    Index pages carry startIndex, cursor pages nextCursor and previousCursor
+    where there is such a page (RFC 9865). `resources` renders
     one chunk's resources; no page is ever held whole, so none is too large.
     """
     first = await anext(chunks)  # what fails before the first chunk is still a SCIM error
     head = first.head
     if params.by_cursor:
-        envelope = list_response([], head.total_results, None, head.next_cursor)
+        envelope = list_response(
+            [], head.total_results, None, head.next_cursor, head.previous_cursor
+        )
     else:
         envelope = list_response([], head.total_results, head.start_index)
     envelope["itemsPerPage"] = head.items

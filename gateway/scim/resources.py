@@ -101,8 +101,9 @@ def list_response(
     total: int,
     start_index: int | None,
     next_cursor: str | None = None,
+    previous_cursor: str | None = None,
 ) -> dict[str, Any]:
-    """RFC 7644 §3.4.2 ListResponse; cursor pages (RFC 9865) carry nextCursor."""
+    """RFC 7644 §3.4.2 ListResponse; cursor pages (RFC 9865) carry next/previousCursor."""
     body: dict[str, Any] = {
         "schemas": [LIST_SCHEMA],
         "totalResults": total,
@@ -112,5 +113,7 @@ def list_response(
         body["startIndex"] = start_index
     if next_cursor:
         body["nextCursor"] = next_cursor
+    if previous_cursor:
+        body["previousCursor"] = previous_cursor
     body["Resources"] = resources
     return body

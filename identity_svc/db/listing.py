@@ -59,12 +59,13 @@ class ListedRows:
     rows: list[asyncpg.Record]
     start_index: int
     next_cursor: str = ""
+    previous_cursor: str = ""
     # Where the next page of this index walk continues; for the caller to
     # remember once the read has committed (db/walks.remember_walk).
     walk: WalkMark | None = None
 
 
-def _encode_cursor(payload: dict[str, str | int]) -> str:
+def _encode_cursor(payload: dict[str, str | int | bool]) -> str:
     raw = json.dumps(payload, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -80,17 +81,24 @@ def _decode_cursor(cursor: str) -> dict[str, object]:
     return payload
 
 
-def _cursor_position(payload: dict[str, object]) -> Position:
+def _cursor_position(payload: dict[str, object]) -> tuple[Position, bool]:
+    """A keyset cursor's position, and whether it asks for the rows before it."""
+    backward = payload.get("b", False)
     try:
         created = datetime.fromisoformat(str(payload["c"])).astimezone(UTC)
         last_id = uuid.UUID(str(payload["i"]))
     except (KeyError, ValueError, OverflowError) as exc:
         raise InvalidCursor("the cursor is not one this server issued") from exc
-    return Position(created, last_id)
+    if not isinstance(backward, bool):
+        raise InvalidCursor("the cursor is not one this server issued")
+    return Position(created, last_id), backward
 
 
-def _keyset_cursor(row: asyncpg.Record) -> str:
-    return _encode_cursor({"c": row["created"].isoformat(), "i": str(row["id"])})
+def _keyset_cursor(row: asyncpg.Record, backward: bool = False) -> str:
+    payload: dict[str, str | int | bool] = {"c": row["created"].isoformat(), "i": str(row["id"])}
+    if backward:
+        payload["b"] = True
+    return _encode_cursor(payload)
 
 
 def _cursor_offset(payload: dict[str, object]) -> int:
@@ -106,10 +114,11 @@ def _page_size(requested: int | None, max_page_size: int) -> int:
     return max(0, min(requested, max_page_size))
 
 
-def _beyond(alias: str, params: SqlParams, position: Position) -> str:
-    """Rows after `position` in the default order."""
+def _beyond(alias: str, params: SqlParams, position: Position, backward: bool) -> str:
+    """Rows after (or, backward, before) `position` in the default order."""
+    op = "<" if backward else ">"
     created, last_id = params.add(position.created), params.add(position.id)
-    return f" AND ({alias}.created, {alias}.id) > ({created}, {last_id})"
+    return f" AND ({alias}.created, {alias}.id) {op} ({created}, {last_id})"
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,8 @@ class _Window:
     keyset: str = ""  # an extra condition: rows beyond a position
     by_cursor: bool = False
     by_offset: bool = False  # a cursor page of an explicit sortBy
+    after_cursor: bool = False  # a page reached from another one's cursor
+    backward: bool = False  # the `count` rows before a position, read in reverse
 
 
 async def _index_window(
@@ -138,7 +149,7 @@ async def _index_window(
     if key is not None and start > 1 and count > 0:
         position = await find_position(conn, org_id, key, start)
         if position is not None:  # the next page of a walk: no OFFSET
-            return _Window(count, 0, start, _beyond(alias, params, position))
+            return _Window(count, 0, start, _beyond(alias, params, position, False))
     return _Window(count, start - 1, start)
 
 
@@ -152,17 +163,23 @@ def _cursor_window(
         return _Window(count, offset, by_cursor=True, by_offset=True)
     if payload is None:
         return _Window(count, by_cursor=True)
-    keyset = _beyond(alias, params, _cursor_position(payload))
-    return _Window(count, 0, 1, keyset, by_cursor=True)
+    position, backward = _cursor_position(payload)
+    keyset = _beyond(alias, params, position, backward)
+    return _Window(count, 0, 1, keyset, by_cursor=True, after_cursor=True, backward=backward)
 
 
-def _next_cursor(rows: list[asyncpg.Record], more: bool, window: _Window) -> str:
-    """The cursor of the next page; empty on the last."""
-    if not more:
-        return ""
+def _cursors(rows: list[asyncpg.Record], more: bool, window: _Window) -> tuple[str, str]:
+    """(nextCursor, previousCursor) of a cursor page; empty where there is none."""
     if window.by_offset:
-        return _encode_cursor({"o": window.offset + window.count})
-    return _keyset_cursor(rows[-1])
+        after = _encode_cursor({"o": window.offset + window.count}) if more else ""
+        before = _encode_cursor({"o": max(window.offset - window.count, 0)})
+        return after, before if window.offset else ""
+    if not rows:
+        return "", ""
+    if window.backward:  # `more` means rows before this page; the next one is known
+        return _keyset_cursor(rows[-1]), _keyset_cursor(rows[0], True) if more else ""
+    after = _keyset_cursor(rows[-1]) if more else ""
+    return after, _keyset_cursor(rows[0], True) if window.after_cursor else ""
 
 
 def _where(
@@ -193,12 +210,14 @@ async def _fetch_page(
     conn: Connection, select: str, order: str, window: _Window, params: SqlParams
 ) -> tuple[list[asyncpg.Record], bool]:
     """The window's rows in the listing's order, and whether more lie beyond them."""
-    # One row more than asked tells whether there is a next page.
+    # One row more than asked tells whether there is a next (backward: previous) page.
     sql = f"{select}{window.keyset} ORDER BY {order} LIMIT {params.add(window.count + 1)}"
     if window.offset:
         sql += f" OFFSET {params.add(window.offset)}"
     rows = await conn.fetch(sql, *params.args)
     more, rows = len(rows) > window.count, rows[: window.count]
+    if window.backward:
+        rows.reverse()
     return rows, more
 
 
@@ -232,10 +251,12 @@ async def list_rows(
         window = await _index_window(conn, org_id, index, key, alias, params, max_page_size)
     if window.count == 0:
         return ListedRows(total, [], window.start_index)
+    if window.backward:
+        order = f"{alias}.created DESC, {alias}.id DESC"
     select = f"SELECT {columns} FROM {source} WHERE {where}"
     rows, more = await _fetch_page(conn, select, order, window, params)
     if window.by_cursor:
-        return ListedRows(total, rows, 1, _next_cursor(rows, more, window))
+        return ListedRows(total, rows, 1, *_cursors(rows, more, window))
     walk = None
     if key is not None and more:
         last = Position(rows[-1]["created"], rows[-1]["id"])

@@ -153,9 +153,10 @@ class ScimKey:
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a listing; `next_cursor` is empty on the last page."""
+    """One page of a listing; a cursor is empty where there is no such page."""
 
     total_results: int
     items: tuple[T, ...]
     start_index: int
     next_cursor: str = ""
+    previous_cursor: str = ""

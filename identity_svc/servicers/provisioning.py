@@ -47,6 +47,7 @@ def _page_head(page: Page[Any]) -> pb.PageHead:
         total_results=page.total_results,
         start_index=page.start_index,
         next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
         items=len(page.items),
     )
 
@@ -122,6 +123,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             users=[convert.user_to_proto(u) for u in page.items],
             start_index=page.start_index,
             next_cursor=page.next_cursor,
+            previous_cursor=page.previous_cursor,
         )
 
     async def StreamUsers(
@@ -210,6 +212,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             groups=[convert.group_to_proto(g) for g in page.items],
             start_index=page.start_index,
             next_cursor=page.next_cursor,
+            previous_cursor=page.previous_cursor,
         )
 
     async def StreamGroups(

@@ -87,4 +87,10 @@ async def run_listing(
             items, listed = await work(conn)
         if listed.walk is not None:
             await remember_walk(conn, listed.walk)
-    return Page(listed.total_results, tuple(items), listed.start_index, listed.next_cursor)
+    return Page(
+        listed.total_results,
+        tuple(items),
+        listed.start_index,
+        listed.next_cursor,
+        listed.previous_cursor,
+    )

@@ -1,4 +1,4 @@
-"""Okta's import walk over HTTP → gRPC → SQL (SPEC §3 lists).
+"""Okta's import walk and RFC 9865 cursors, over HTTP → gRPC → SQL (SPEC §3 lists).
 
 "Every user exactly once" means: a walk (startIndex=1, then each next
 startIndex = previous + count, same filter) returns every user that exists
@@ -9,6 +9,7 @@ most once, whatever is deleted or created meanwhile.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from tests.gateway.conftest import ADMIN, Tenant
 from tests.gateway.test_list_totals import delete_resource, get_json, run_bulk
@@ -61,3 +62,34 @@ async def test_an_import_walk_sees_every_user_once_while_others_are_deleted(http
     assert max(times.values()) == 1
     # Created during the walk, but before it reached the end of the order.
     assert set(recreated) <= set(seen)
+
+
+async def _cursor_page(http, tenant: Tenant, cursor: str, **params: Any) -> dict[str, Any]:
+    return await get_json(http, tenant, "Users", cursor=cursor, count=3, **params)
+
+
+async def _walk_forward_then_back(http, tenant: Tenant, **params: Any) -> None:
+    forward: list[list[str]] = []
+    page = await _cursor_page(http, tenant, "", **params)
+    assert "previousCursor" not in page
+    while True:
+        forward.append([r["userName"] for r in page["Resources"]])
+        if "nextCursor" not in page:
+            break
+        page = await _cursor_page(http, tenant, page["nextCursor"], **params)
+    assert [len(p) for p in forward] == [3, 3, 2]
+    backward = [forward[-1]]
+    while "previousCursor" in page:
+        page = await _cursor_page(http, tenant, page["previousCursor"], **params)
+        backward.append([r["userName"] for r in page["Resources"]])
+    assert backward == forward[::-1]
+    # Forward again from the first page reached backward.
+    again = await _cursor_page(http, tenant, page["nextCursor"], **params)
+    assert [r["userName"] for r in again["Resources"]] == forward[1]
+
+
+async def test_previous_cursor_walks_back(http, tenant):
+    for name in ("e", "b", "g", "a", "f", "c", "d"):
+        await create_user(http, tenant, f"{name}@acme.test")
+    await _walk_forward_then_back(http, tenant)
+    await _walk_forward_then_back(http, tenant, sortBy="userName")

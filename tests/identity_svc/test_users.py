@@ -244,6 +244,30 @@ async def test_cursor_walk_is_not_disturbed_by_inserts(prov, org):
     assert seen[-1] == "late@example.com"
 
 
+async def test_unary_list_pages_carry_the_previous_cursor(prov, org):
+    for i in range(4):
+        await create(prov, org, f"prev{i}@example.com")
+        await prov.CreateGroup(
+            pb.CreateGroupRequest(context=GATEWAY, org_id=org, display_name=f"G{i}")
+        )
+
+    def page(cursor: str) -> pb.Page:
+        return pb.Page(cursor=pb.CursorPage(cursor=cursor, count=2))
+
+    first = await prov.ListUsers(pb.ListUsersRequest(org_id=org, page=page("")))
+    second = await prov.ListUsers(pb.ListUsersRequest(org_id=org, page=page(first.next_cursor)))
+    assert first.previous_cursor == ""
+    back = await prov.ListUsers(pb.ListUsersRequest(org_id=org, page=page(second.previous_cursor)))
+    assert [u.id for u in back.users] == [u.id for u in first.users]
+    assert back.previous_cursor == ""
+    groups = await prov.ListGroups(pb.ListGroupsRequest(org_id=org, page=page("")))
+    later = await prov.ListGroups(pb.ListGroupsRequest(org_id=org, page=page(groups.next_cursor)))
+    earlier = await prov.ListGroups(
+        pb.ListGroupsRequest(org_id=org, page=page(later.previous_cursor))
+    )
+    assert [g.id for g in earlier.groups] == [g.id for g in groups.groups]
+
+
 async def test_a_bad_cursor_is_invalid(prov, org):
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await prov.ListUsers(
