@@ -294,7 +294,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- totalResults from counters, right after every write (SPEC §3, §8) --
     Mutant(
         name="user-count-ignores-deletes",
-        path="identity_svc/migrations/0003_list_walks.sql",
+        path="identity_svc/migrations/0004_list_walks.sql",
         find="CREATE TRIGGER users_counted AFTER INSERT OR DELETE ON users",
         replace="CREATE TRIGGER users_counted AFTER INSERT ON users",
         tests=("tests/gateway/test_list_totals.py",),
