@@ -74,7 +74,12 @@ class Sequencer:
             self._sweeper = asyncio.create_task(self._sweep_forever(), name="event-sequencer")
 
     async def close(self) -> None:
-        """Stop sweeping; passes in flight finish (they are short)."""
+        """Stop sweeping, then number what is still staged (best effort, bounded).
+
+        A graceful stop leaves no committed write unnumbered: the server has
+        drained its calls by now, and whatever they staged gets its sequence
+        here rather than from another process's sweep later.
+        """
         if _SEQUENCERS.get(self._pool) is self:
             del _SEQUENCERS[self._pool]
         if self._sweeper is not None:
@@ -82,6 +87,9 @@ class Sequencer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(_SETTLE_SECONDS):
+                    await self._sweep_once()
         await asyncio.gather(*self._passes.values(), return_exceptions=True)
 
     async def sequenced(self, org_ids: Iterable[str]) -> None:
@@ -128,10 +136,14 @@ class Sequencer:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_seconds)
-            try:
-                async with self._pool.acquire() as conn:
-                    orgs = await staged_orgs(conn)
-            except _DB_ERRORS as exc:
-                log.warning("sequencer: sweep failed: %r", exc)
-                continue
-            await asyncio.gather(*(self._ask(org_id) for org_id in orgs))
+            await self._sweep_once()
+
+    async def _sweep_once(self) -> None:
+        """Number every org's committed staged events."""
+        try:
+            async with self._pool.acquire() as conn:
+                orgs = await staged_orgs(conn)
+        except _DB_ERRORS as exc:
+            log.warning("sequencer: sweep failed: %r", exc)
+            return
+        await asyncio.gather(*(self._ask(org_id) for org_id in orgs))

@@ -98,8 +98,13 @@ async def _created(database_url: str, org: str) -> tuple[set[str], set[str]]:
             " WHERE org_id = $1 AND user_name LIKE '%shutdown.test'",
             org,
         )
+        # Written in the user's own transaction: numbered already, or still
+        # staged for the sequencer (a call cut short after its commit).
         events = await conn.fetch(
-            "SELECT resource_id FROM events WHERE org_id = $1 AND type = 'user.created'", org
+            "SELECT resource_id FROM events WHERE org_id = $1 AND type = 'user.created'"
+            " UNION ALL"
+            " SELECT resource_id FROM event_staging WHERE org_id = $1 AND type = 'user.created'",
+            org,
         )
     finally:
         await conn.close()
