@@ -95,10 +95,9 @@ WHERE g.org_id = $1 AND g.id = $2
 
 
 def get_by_id(pool: asyncpg.Pool, org_id: str, users: Sequence[SeedUser]) -> Operation:
-    ids = [uuid.UUID(u.id) for u in users]
-
     async def operation(index: int) -> None:
-        await pool.fetchrow(SELECT_BY_ID, org_id, ids[index % len(ids)])
+        user_id = uuid.UUID(users[index % len(users)].id)
+        await pool.fetchrow(SELECT_BY_ID, org_id, user_id)
 
     return operation
 
