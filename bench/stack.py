@@ -2,7 +2,8 @@
 
 Embedded Postgres (throwaway: durability off), migrations, then
 `python -m identity_svc` and `python -m gateway`, and an org with a SCIM key
-onboarded through `identityctl`. Everything is stopped on the way out, also
+onboarded through `identityctl` (plus any extra orgs the scenarios ask for,
+each with its own key, the same way). Everything is stopped on the way out, also
 after an error or Ctrl-C.
 """
 
@@ -11,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack import processes
@@ -21,6 +23,15 @@ from identity_svc.db.migrate import migrate_dsn
 
 # High enough that the gateway's per-key limiter never shapes the load.
 _UNLIMITED = "1000000"
+# identityctl runs concurrently for the extra orgs: each run is mostly start-up.
+_ONBOARDING_THREADS = 4
+
+
+@dataclass(frozen=True)
+class Org:
+    org_id: str
+    scim_url: str
+    token: str
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,8 @@ class Stack:
     pids: Mapping[str, int]
     # Where the services' output goes (gateway.log, identity_svc.log).
     log_dir: Path
+    # The extra orgs, by the name the scenarios asked for them.
+    orgs: Mapping[str, Org] = field(default_factory=dict)
 
     def log_tails(self, lines: int = 30) -> str:
         return "\n".join(
@@ -42,8 +55,8 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(work_dir: Path) -> Iterator[Stack]:
-    """Start Postgres, both services and an org; stop them all on exit."""
+def running_stack(work_dir: Path, extra_orgs: Sequence[str] = ()) -> Iterator[Stack]:
+    """Start Postgres, both services and an org (plus `extra_orgs`); stop them all on exit."""
     with contextlib.ExitStack() as cleanup:
         # Under /tmp: as root, pgserver opens up every parent folder of its data dir.
         postgres = embedded_postgres.start(work_dir / "postgres", throwaway=True)
@@ -64,10 +77,19 @@ def running_stack(work_dir: Path) -> Iterator[Stack]:
             processes.identity_and_gateway(env, work_dir, new_session=True)
         )
         org = f"bench-{secrets.token_hex(3)}"
-        scim_url, token = processes.onboard(env.cli, org, key_name="bench")
+        names = [org, *(f"{org}-{name}" for name in extra_orgs)]
+        with ThreadPoolExecutor(_ONBOARDING_THREADS) as threads:
+            keys = list(
+                threads.map(lambda name: processes.onboard(env.cli, name, key_name="bench"), names)
+            )
+        (scim_url, token), extra = keys[0], keys[1:]
+        orgs = {
+            name: Org(org_id, url, key)
+            for name, org_id, (url, key) in zip(extra_orgs, names[1:], extra, strict=True)
+        }
         pids = {
             "gateway": services.gateway.pid,
             "identity_svc": services.identity.pid,
             "postgres": postgres.get_pid(),
         }
-        yield Stack(database_url, org, scim_url, token, pids, work_dir)
+        yield Stack(database_url, org, scim_url, token, pids, work_dir, orgs)
