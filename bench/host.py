@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import threading
 from collections.abc import Mapping
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import psutil
@@ -95,3 +97,52 @@ class Processes:
                 "processes": len(members),
             }
         return report
+
+
+def rss_mb(pids: Mapping[str, int]) -> dict[str, float]:
+    """The RSS of each process right now, in MB (0 for one that is gone)."""
+    found: dict[str, float] = {}
+    for role, pid in pids.items():
+        try:
+            found[role] = round(psutil.Process(pid).memory_info().rss / _MB, 1)
+        except psutil.NoSuchProcess:
+            found[role] = 0.0
+    return found
+
+
+class PeakRss:
+    """The highest RSS of some processes while a block runs, polled from a thread.
+
+    One /proc read per process every `interval_s`: cheap enough to leave on
+    during a measurement.
+    """
+
+    def __init__(self, pids: Mapping[str, int], interval_s: float = 0.02) -> None:
+        self._pids = dict(pids)
+        self._interval = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="peak-rss", daemon=True)
+        self.peak_mb: dict[str, float] = dict.fromkeys(pids, 0.0)
+
+    def _sample(self) -> None:
+        for role, mb in rss_mb(self._pids).items():
+            self.peak_mb[role] = max(self.peak_mb[role], mb)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._sample()
+
+    def __enter__(self) -> PeakRss:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()

@@ -133,3 +133,88 @@ def add_member(client: ScimClient, group_id: str, users: Sequence[SeedUser]) -> 
         await client.call("PATCH", f"/Groups/{group_id}", body=body, expect=(200, 204))
 
     return operation
+
+
+def filter_work_email(client: ScimClient, users: Sequence[SeedUser]) -> Operation:
+    """Entra's lookup by work email; it must find exactly one user."""
+
+    async def operation(index: int) -> None:
+        email = users[(index * 7919) % len(users)].user_name  # seeded: email = userName
+        params = {"filter": f'emails[type eq "work"].value eq "{email}"'}
+        answer = await client.call("GET", "/Users", params=params)
+        found = json.loads(answer).get("totalResults")
+        if found != 1:
+            raise Failed(f"GET /Users {params}", 200, f"totalResults {found}, wanted 1")
+
+    return operation
+
+
+async def total_results(client: ScimClient, resource: str) -> int:
+    """How many Users or Groups the org holds (a page of one carries totalResults)."""
+    answer = await client.call("GET", f"/{resource}", params={"startIndex": "1", "count": "1"})
+    total: int = json.loads(answer)["totalResults"]
+    return total
+
+
+def user_pages(client: ScimClient, starts: Sequence[int], total: int) -> Operation:
+    """Pages of 100 users at `starts[index % len(starts)]`: in that order, one at a time."""
+
+    async def operation(index: int) -> None:
+        start = starts[index % len(starts)]
+        params = {"startIndex": str(start), "count": "100"}
+        page = json.loads(await client.call("GET", "/Users", params=params))
+        wanted = min(100, total - start + 1)
+        if len(page.get("Resources", [])) != wanted:
+            got = len(page.get("Resources", []))
+            raise Failed(f"GET /Users {params}", 200, f"{got} users, wanted {wanted}")
+
+    return operation
+
+
+def remove_member(client: ScimClient, group_id: str, users: Sequence[SeedUser]) -> Operation:
+    """Okta's removal of one member: PATCH remove with path members[value eq "id"]."""
+
+    async def operation(index: int) -> None:
+        user = users[index]
+        body = {
+            "schemas": [PATCH_SCHEMA],
+            "Operations": [{"op": "remove", "path": f'members[value eq "{user.id}"]'}],
+        }
+        await client.call("PATCH", f"/Groups/{group_id}", body=body, expect=(200, 204))
+
+    return operation
+
+
+def get_group_without_members(client: ScimClient, group_id: str) -> Operation:
+    async def operation(index: int) -> None:
+        params = {"excludedAttributes": "members"}
+        group = json.loads(await client.call("GET", f"/Groups/{group_id}", params=params))
+        if "members" in group:
+            raise Failed(f"GET /Groups/{group_id} {params}", 200, "the answer has members")
+
+    return operation
+
+
+def group_page(client: ScimClient, groups: int, members: int | None, sizes: list[int]) -> Operation:
+    """Okta's group import: GET /Groups?startIndex=1&count=100, members included or not.
+
+    Each group on the page must carry exactly `members` members (none when
+    None); the size of each answer in bytes is appended to `sizes`.
+    """
+    params = {"startIndex": "1", "count": "100"}
+    if members is None:
+        params["excludedAttributes"] = "members"
+
+    async def operation(index: int) -> None:
+        answer = await client.call("GET", "/Groups", params=params)
+        sizes.append(len(answer))
+        page = json.loads(answer).get("Resources", [])
+        counts = {len(g.get("members", [])) for g in page}
+        if len(page) != groups or counts != {members or 0}:
+            raise Failed(
+                f"GET /Groups {params}",
+                200,
+                f"{len(page)} groups with {sorted(counts)} members, wanted {groups} with {members}",
+            )
+
+    return operation
