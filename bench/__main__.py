@@ -2,8 +2,9 @@
 
 Starts its own stack (embedded Postgres, identity service, gateway) under a
 temporary folder, runs every scenario against SCIM and against raw asyncpg,
-prints the report and stops everything, also on errors and Ctrl-C/SIGTERM.
-Exits 1 when any request failed.
+then the sections beyond those pairs (size independence, orgs, large groups,
+the scim2-server reference), prints the report and stops everything, also on
+errors and Ctrl-C/SIGTERM. Exits 1 when any request failed.
 """
 
 from __future__ import annotations
@@ -25,14 +26,18 @@ from typing import Any
 
 import aiohttp
 
+from bench import reference
 from bench.ceiling import describe
+from bench.groups import run_big_group, run_group_import
 from bench.host import Processes, machine
 from bench.profiles import FULL, QUICK, SMOKE, Profile
-from bench.report import as_json, render
+from bench.report import SECTIONS, as_json, render
 from bench.sampling import summary
-from bench.scenarios import Context, run_all
-from bench.scim import ScimClient
-from bench.seed import seed_users
+from bench.scenarios import Context, ScenarioResult, Slice, run_all
+from bench.scim import ScimClient, total_results
+from bench.seed import SeededUsers, seed_users
+from bench.size import OrgUnderTest, run_size
+from bench.spread import run_spread
 from bench.stack import Stack, running_stack
 from identity_svc.db.pool import create_pool
 
@@ -70,13 +75,55 @@ def _settings(profile: Profile) -> dict[str, Any]:
         "pool_size": profile.pool_size,
         "group_members": profile.group_members,
         "group_slice": profile.group_slice,
+        "small_org_users": profile.small_org_users,
+        "spread_orgs": profile.spread_orgs,
+        "big_group_checkpoints": list(profile.big_group_checkpoints),
+        "import_groups": [profile.import_groups, profile.import_members],
     }
 
 
-async def _bench(stack: Stack, profile: Profile, sample_dir: Path | None) -> dict[str, Any]:
+def _extra_orgs(profile: Profile) -> list[str]:
+    """The orgs onboarded besides the bench's own: small, groups, spread1..N."""
+    return ["small", "groups", *(f"spread{n}" for n in range(1, profile.spread_orgs + 1))]
+
+
+def _client(session: aiohttp.ClientSession, stack: Stack, name: str) -> ScimClient:
+    org = stack.orgs[name]
+    return ScimClient(session, org.scim_url, org.token)
+
+
+async def _sections(
+    ctx: Context, small_users: SeededUsers, group_users: SeededUsers
+) -> tuple[list[ScenarioResult], list[Slice], dict[str, Any]]:
+    """Everything, in order; the size section first, while the big org holds only its seed."""
+    stack, session, profile = ctx.stack, ctx.session, ctx.profile
+    small = _client(session, stack, "small")
+    orgs = [
+        OrgUnderTest("small", small, small_users, await total_results(small, "Users")),
+        OrgUnderTest("big", ctx.client, ctx.users, await total_results(ctx.client, "Users")),
+    ]
+    sections: dict[str, Any] = {"size_independence": await run_size(ctx, orgs)}
+    results, slices = await run_all(ctx)
+    spread = [_client(session, stack, f"spread{n}") for n in range(1, profile.spread_orgs + 1)]
+    sections["org_spread"] = await run_spread(ctx, spread)
+    groups, groups_org = _client(session, stack, "groups"), stack.orgs["groups"].org_id
+    # The big group deletes itself at the end: the import groups are then all the org has.
+    sections["big_group"] = await run_big_group(ctx, groups, groups_org, group_users)
+    sections["group_import"] = await run_group_import(ctx, groups, groups_org, group_users)
+    ours = {result.name: result for result in results}
+    sections["reference"] = await reference.run_reference(ctx, ours)
+    return results, slices, sections
+
+
+async def _bench(
+    stack: Stack, profile: Profile, sample_dir: Path | None, work_dir: Path
+) -> dict[str, Any]:
     started = time.perf_counter()
     facts = machine()  # before the load: the load average says how busy the box was
     users = await seed_users(stack.database_url, stack.org_id, profile.seed_users)
+    small_org, groups_org = stack.orgs["small"].org_id, stack.orgs["groups"].org_id
+    small_users = await seed_users(stack.database_url, small_org, profile.small_org_users)
+    group_users = await seed_users(stack.database_url, groups_org, profile.group_org_users)
     processes = Processes(stack.pids)
     memory_start = processes.memory()
     pool = await create_pool(stack.database_url, max_size=profile.pool_size)
@@ -94,10 +141,13 @@ async def _bench(stack: Stack, profile: Profile, sample_dir: Path | None) -> dic
                 users,
                 processes,
                 run_id,
+                stack,
+                session,
+                work_dir,
                 stack.pids,
                 sample_dir,
             )
-            results, slices = await run_all(context)
+            results, slices, sections = await _sections(context, small_users, group_users)
         postgres = str(await pool.fetchval("SELECT version()")).split(" on ")[0]
     finally:
         await pool.close()
@@ -109,11 +159,12 @@ async def _bench(stack: Stack, profile: Profile, sample_dir: Path | None) -> dic
         "asyncpg_sql": describe(),
     }
     memory = {"start": memory_start, "end": processes.memory()}
-    return as_json(meta, results, slices, memory)
+    return as_json(meta, results, slices, memory, sections)
 
 
 def _failed(data: dict[str, Any]) -> bool:
-    return any(s["scim"]["errors"] or s["asyncpg"]["errors"] for s in data["scenarios"])
+    pairs = any(s["scim"]["errors"] or s["asyncpg"]["errors"] for s in data["scenarios"])
+    return pairs or any(data[name]["errors"] for name in SECTIONS)
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -126,13 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
     args = _arguments(argv)
     profile = _profile(args)
+    if not reference.available():
+        sys.exit("bench: the scim2-server reference is not installed; run `make install`")
     signal.signal(signal.SIGTERM, _interrupt)
     # Explicitly too: a shell starts a background job with SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     work_dir = Path(tempfile.mkdtemp(prefix="graphos-scim-bench-"))
     try:
-        with running_stack(work_dir) as stack:
-            data = asyncio.run(_bench(stack, profile, args.profile))
+        with running_stack(work_dir, _extra_orgs(profile)) as stack:
+            data = asyncio.run(_bench(stack, profile, args.profile, work_dir))
             if _failed(data):
                 print(stack.log_tails(), file=sys.stderr)
     except KeyboardInterrupt:

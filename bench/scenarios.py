@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 
 from bench import ceiling, scim
@@ -19,6 +20,7 @@ from bench.load import Failed, Operation, Run, Stats, drive
 from bench.profiles import Profile
 from bench.sampling import sampled
 from bench.seed import SeedUser
+from bench.stack import Stack
 
 # Warm-up operations use indices far from the measured ones (unique userNames).
 _WARMUP_FIRST_INDEX = 10_000_000
@@ -43,6 +45,11 @@ class Context:
     users: Sequence[SeedUser]
     processes: Processes
     run_id: str
+    # The whole stack (its extra orgs), the HTTP session and the run's folder,
+    # for the sections beyond the SCIM-vs-asyncpg pairs.
+    stack: Stack
+    session: aiohttp.ClientSession
+    work_dir: Path
     pids: Mapping[str, int] = field(default_factory=dict)
     # py-spy samples each SCIM run into this folder, if set (--profile).
     sample_dir: Path | None = None
@@ -110,15 +117,57 @@ def _pair(ctx: Context, name: str) -> tuple[Operation, Operation]:
 
 
 async def _measured(
-    ctx: Context, name: str, operation: Operation, count: int, time_limit_s: float
+    ctx: Context,
+    name: str,
+    operation: Operation,
+    count: int,
+    time_limit_s: float,
+    concurrency: int | None = None,
 ) -> tuple[Run, dict[str, float]]:
     """Run the operations; also returns the CPU ms per operation of each process."""
     before = ctx.processes.cpu_snapshot()
     with sampled(ctx.pids, ctx.sample_dir, name):
-        run = await drive(operation, count, ctx.profile.concurrency, time_limit_s)
+        run = await drive(operation, count, concurrency or ctx.profile.concurrency, time_limit_s)
     spent = Processes.cpu_spent(before, ctx.processes.cpu_snapshot())
     done = max(1, len(run.outcomes))
     return run, {role: seconds * 1000 / done for role, seconds in spent.items()}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One measured run of a section beyond the pairs: stats, failures, CPU."""
+
+    stats: Stats
+    failures: tuple[Failed, ...]
+    cpu_ms_per_request: dict[str, float]
+
+    def as_dict(self) -> dict[str, Any]:
+        cpu = {k: round(v, 2) for k, v in self.cpu_ms_per_request.items()}
+        return {**self.stats.as_dict(), "cpu_ms_per_request": cpu}
+
+
+async def measure(
+    ctx: Context,
+    name: str,
+    operation: Operation,
+    count: int,
+    *,
+    concurrency: int | None = None,
+    time_limit_s: float | None = None,
+    warmup: int | None = None,
+) -> Measured:
+    """Warm up (not reported), then run and measure `count` operations.
+
+    Warm-up operations get indices from _WARMUP_FIRST_INDEX on; pass warmup=0
+    for operations whose index must stay in range.
+    """
+    limit = time_limit_s or ctx.profile.time_limit_s
+    in_flight = concurrency or ctx.profile.concurrency
+    warm = ctx.profile.warmup if warmup is None else warmup
+    if warm:
+        await drive(operation, warm, in_flight, limit, _WARMUP_FIRST_INDEX)
+    run, cpu = await _measured(ctx, name, operation, count, limit, in_flight)
+    return Measured(run.stats(), tuple(run.failures), cpu)
 
 
 async def run_scenario(ctx: Context, name: str) -> ScenarioResult:
