@@ -1,7 +1,8 @@
 """`python -m bench --smoke`: the benchmark still runs end to end.
 
-Structure only: every scenario is reported, no request failed, the JSON has
-its keys. Nothing here looks at a figure; timings belong to `make bench`.
+Structure only: every scenario and section is reported, no request failed,
+the JSON has its keys. Nothing here looks at a figure; timings belong to
+`make bench`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ SCENARIOS = [
 ]
 STATS = {"count", "errors", "seconds", "per_second", "p50_ms", "p95_ms", "p99_ms", "mean_ms"}
 PROCESSES = {"gateway", "identity_svc", "postgres", "bench client"}
+SECTIONS = ["size_independence", "org_spread", "big_group", "group_import", "reference"]
+MEASURED = STATS | {"cpu_ms_per_request"}
 
 Smoke: TypeAlias = tuple[subprocess.CompletedProcess[str], dict[str, Any]]
 
@@ -41,6 +44,14 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> Smoke:
     )
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     return result, json.loads(out.read_text())
+
+
+def _measured(run: dict[str, Any], processes: set[str] = PROCESSES) -> None:
+    """One measured run of a section: its stats, no error, CPU of each process."""
+    assert set(run) >= MEASURED, run
+    assert run["count"] > 0
+    assert run["errors"] == 0
+    assert set(run["cpu_ms_per_request"]) == processes
 
 
 @pytest.mark.timeout(120)
@@ -68,7 +79,92 @@ def test_growing_group_memory_and_machine_are_reported(smoke):
 
 
 @pytest.mark.timeout(120)
+def test_every_section_is_reported_without_errors(smoke):
+    _, data = smoke
+    for name in SECTIONS:
+        assert data[name]["errors"] == [], (name, data[name]["errors"])
+
+
+@pytest.mark.timeout(120)
+def test_size_independence_compares_the_small_and_the_big_org(smoke):
+    _, data = smoke
+    size = data["size_independence"]
+    # Each org: its seeded users plus the admin identityctl onboarded it with.
+    assert size["orgs"]["big"] == {"seeded_users": 150, "users": 151}
+    assert size["orgs"]["small"] == {"seeded_users": 50, "users": 51}
+    assert [row["name"] for row in size["rows"]] == [
+        "get_by_id",
+        "filter_user_name",
+        "filter_work_email",
+        "page_first",
+        "page_middle",
+        "page_last",
+        "walk_last_pages",
+    ]
+    for row in size["rows"]:
+        _measured(row["small"])
+        _measured(row["big"])
+        assert {"big_small_p50", "big_small_p95"} <= set(row)
+    last = {row["name"]: row for row in size["rows"]}["page_last"]
+    assert last["start_index"] == {"small": [1], "big": [52]}
+    walk = {row["name"]: row for row in size["rows"]}["walk_last_pages"]
+    # 151 users: the walk's pages before startIndex 1 collapse into the first page.
+    assert walk["start_index"]["big"] == [1, 52]
+    assert walk["big"]["count"] == 2
+
+
+@pytest.mark.timeout(120)
+def test_org_spread_big_group_and_import_page_are_reported(smoke):
+    _, data = smoke
+    spread = data["org_spread"]
+    assert spread["orgs"] == 2
+    _measured(spread["one_org"])
+    _measured(spread["spread"])
+    assert {"one_spread_rate", "one_spread_p50"} <= set(spread)
+    group = data["big_group"]
+    assert [row["members"] for row in group["checkpoints"]] == [10, 100]
+    for row in group["checkpoints"]:
+        for request in ("add", "remove", "get"):
+            _measured(row[request])
+            assert row[request]["count"] == 4
+    assert set(group["largest_smallest_p50"]) == {"add", "remove", "get"}
+    imported = data["group_import"]
+    assert (imported["groups"], imported["members_per_group"]) == (4, 10)
+    pages = imported["pages"]
+    for page in pages.values():
+        _measured(page)
+        assert set(page["rss_mb"]) == {"gateway", "identity_svc"}
+        for rss in page["rss_mb"].values():
+            assert rss["peak"] >= rss["before"] > 0
+    assert pages["with_members"]["bytes"] > pages["without_members"]["bytes"] > 0
+
+
+@pytest.mark.timeout(120)
+def test_scim2_server_reference_runs_the_same_load(smoke):
+    _, data = smoke
+    reference = data["reference"]
+    assert reference["server"] == "scim2-server 0.8.3"
+    assert reference["users_created_first"] == 10
+    assert [row["name"] for row in reference["rows"]] == ["get_by_id", "create_user"]
+    for row in reference["rows"]:
+        _measured(row["ours"])
+        _measured(row["scim2_server"], {"scim2-server", "bench client"})
+        assert "ratio" in row
+
+
+@pytest.mark.timeout(120)
 def test_stdout_carries_the_tables(smoke):
     result, _ = smoke
-    for heading in ("SCIM req/s", "asyncpg ops/s", "ratio", "growing group", "memory"):
+    for heading in (
+        "SCIM req/s",
+        "asyncpg ops/s",
+        "ratio",
+        "growing group",
+        "memory",
+        "size independence",
+        "orgs",
+        "big group",
+        "group import page",
+        "scim2-server 0.8.3",
+    ):
         assert heading in result.stdout
