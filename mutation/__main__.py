@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from mutation.catalog import MUTANTS, Mutant
-from mutation.runner import CatalogError, Outcome, baseline, mutated_text, run_all
+from mutation.runner import CatalogError, Outcome, baseline, mutated_texts, run_all
 
 _ROOT = Path(__file__).resolve().parent.parent
 # Per mutant; a mutant that makes its tests hang counts as caught.
@@ -49,11 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     mutants = _chosen(args.names)
     if args.list:
         for m in mutants:
-            print(f"{m.name}\n    {m.path}: {m.why}\n    caught by: {' '.join(m.tests)}")
+            files = ", ".join(sorted({path for path, _, _ in m.edits}))
+            print(f"{m.name}\n    {files}: {m.why}\n    caught by: {' '.join(m.tests)}")
         return 0
     try:
         for mutant in mutants:  # every entry still matches the code, before any test runs
-            mutated_text(_ROOT, mutant)
+            mutated_texts(_ROOT, mutant)
     except CatalogError as exc:
         print(f"mutation: {exc}", file=sys.stderr)
         return 2

@@ -18,6 +18,13 @@ class Mutant:
     replace: str
     tests: tuple[str, ...]
     why: str
+    # Further (path, find, replace) edits of the same mutant, where one
+    # promise is kept in two places (each must still match exactly once).
+    more: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def edits(self) -> tuple[tuple[str, str, str], ...]:
+        return ((self.path, self.find, self.replace), *self.more)
 
 
 MUTANTS: tuple[Mutant, ...] = (
@@ -82,8 +89,62 @@ MUTANTS: tuple[Mutant, ...] = (
         path="identity_svc/db/listing.py",
         find='where += f" AND ({compile_filter(resource, request.filter, params)})"',
         replace='where += f" AND {compile_filter(resource, request.filter, params)}"',
+        # The compiler parenthesizes every and/or too: both must go for an `or` to escape.
+        more=(
+            (
+                "identity_svc/db/filters.py",
+                'return "(" + glue.join(_compile(operand, scope, params)'
+                ' for operand in operands) + ")"',
+                "return glue.join(_compile(operand, scope, params) for operand in operands)",
+            ),
+        ),
         tests=("tests/identity_svc/test_tenancy.py",),
         why="a client's top-level `or` escapes the tenant condition",
+    ),
+    Mutant(
+        name="member-filter-org-scope-dropped",
+        path="identity_svc/db/groups.py",
+        find="WHERE gm.org_id = $1 AND gm.group_id = $2 AND ({condition})",
+        replace="WHERE (gm.org_id = $1 OR TRUE) AND gm.group_id = $2 AND ({condition})",
+        tests=("tests/identity_svc/test_tenancy.py",),
+        why="PATCH remove members[filter] reaches another org's memberships",
+    ),
+    Mutant(
+        name="member-filter-group-scope-dropped",
+        path="identity_svc/db/groups.py",
+        find="WHERE gm.org_id = $1 AND gm.group_id = $2 AND ({condition})",
+        replace="WHERE gm.org_id = $1 AND ($2::uuid IS NOT NULL) AND ({condition})",
+        tests=("tests/identity_svc/test_tenancy.py",),
+        why="PATCH remove members[filter] removes matching members of every group",
+    ),
+    Mutant(
+        name="members-filter-org-dropped",
+        path="identity_svc/db/filters.py",
+        find=(
+            '"EXISTS (SELECT 1 FROM group_members gm'
+            ' WHERE gm.org_id = g.org_id AND gm.group_id = g.id"'
+        ),
+        replace='"EXISTS (SELECT 1 FROM group_members gm WHERE gm.group_id = g.id"',
+        tests=("tests/identity_svc/test_tenancy.py",),
+        why="a groups filter on members matches through another org's memberships",
+    ),
+    Mutant(
+        name="user-values-filter-org-dropped",
+        path="identity_svc/db/filters.py",
+        find=(
+            '"EXISTS (SELECT 1 FROM user_values v WHERE v.org_id = u.org_id AND v.user_id = u.id"'
+        ),
+        replace='"EXISTS (SELECT 1 FROM user_values v WHERE v.user_id = u.id"',
+        tests=("tests/identity_svc/test_tenancy.py",),
+        why="an email filter matches through another org's values",
+    ),
+    Mutant(
+        name="groups-of-users-org-dropped",
+        path="identity_svc/db/users.py",
+        find="WHERE gm.org_id = $1 AND gm.user_id = ANY($2::uuid[])",
+        replace="WHERE $1::text IS NOT NULL AND gm.user_id = ANY($2::uuid[])",
+        tests=("tests/identity_svc/test_tenancy.py",),
+        why="a listed user shows groups of another org",
     ),
     Mutant(
         name="key-cache-ignores-org",

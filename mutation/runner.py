@@ -27,7 +27,7 @@ from mutation.catalog import Mutant
 _NOT_COPIED = shutil.ignore_patterns(
     ".git", ".venv", ".data", "build", "dist", "htmlcov", "__pycache__", ".*_cache", ".coverage"
 )
-_FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
+_FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (tests/.+?)(?: - .*)?$", re.MULTILINE)
 # pytest's exit codes: 0 all passed, 1 some failed; the rest mean it did not test.
 _PASSED, _FAILED = 0, 1
 
@@ -45,16 +45,19 @@ class Outcome:
     output: str
 
 
-def mutated_text(root: Path, mutant: Mutant) -> str:
-    """The mutant's file with its one replacement; the original must match exactly once."""
-    original = (root / mutant.path).read_text()
-    found = original.count(mutant.find)
-    if found != 1:
-        raise CatalogError(
-            f"{mutant.name}: the text to mutate occurs {found} times in {mutant.path} "
-            "(expected exactly once; update mutation/catalog.py with the code)"
-        )
-    return original.replace(mutant.find, mutant.replace)
+def mutated_texts(root: Path, mutant: Mutant) -> dict[str, str]:
+    """Each file the mutant edits, edited; every text to find must occur exactly once."""
+    texts: dict[str, str] = {}
+    for path, find, replace in mutant.edits:
+        original = texts.get(path, (root / path).read_text())
+        found = original.count(find)
+        if found != 1:
+            raise CatalogError(
+                f"{mutant.name}: the text to mutate occurs {found} times in {path} "
+                "(expected exactly once; update mutation/catalog.py with the code)"
+            )
+        texts[path] = original.replace(find, replace)
+    return texts
 
 
 def scratch_copy(root: Path) -> Path:
@@ -121,16 +124,19 @@ def baseline(root: Path, mutants: Sequence[Mutant], timeout: float) -> tuple[int
 
 def run_one(root: Path, tree: Path, mutant: Mutant, timeout: float) -> Outcome:
     started = time.monotonic()
-    target = tree / mutant.path
+    paths = [path for path, _, _ in mutant.edits]
     try:
-        target.write_text(mutated_text(root, mutant))
-        if target.suffix == ".py":  # migrations (.sql) are checked by running them
-            py_compile.compile(str(target), doraise=True)
+        for path, text in mutated_texts(root, mutant).items():
+            target = tree / path
+            target.write_text(text)
+            if target.suffix == ".py":  # migrations (.sql) are checked by running them
+                py_compile.compile(str(target), doraise=True)
         code, output = _pytest(tree, mutant.tests, timeout)
     except (CatalogError, py_compile.PyCompileError) as exc:
         code, output = -2, str(exc)
     finally:
-        shutil.copyfile(root / mutant.path, target)
+        for path in paths:
+            shutil.copyfile(root / path, tree / path)
     seconds = time.monotonic() - started
     # A run that hangs past the timeout also means the tests noticed.
     status = {_PASSED: "survived", _FAILED: "killed", -1: "killed"}.get(code, "error")
