@@ -88,7 +88,7 @@ def running_reference(work_dir: Path) -> Iterator[Reference]:
     with (
         log_path.open("wb") as log,
         subprocess.Popen(  # noqa: S603 -- a fixed command line of our own
-            [*command, "--bearer-token", token],
+            [*command, f"--bearer-token={token}"],  # a token may start with "-"
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
