@@ -27,14 +27,13 @@ class _Listed:
     resources: list[Any]  # pb.User or pb.Group
 
 
-async def _listed(request: web.Request, method: str, message: Any) -> _Listed | None:
-    """One type's page, or None when the filter does not apply to this type."""
+async def _listed(request: web.Request, method: str, message: Any, field: str) -> _Listed | None:
+    """One type's page (its chunks' `field`), or None when the filter does not apply to it."""
     chunks = stream(request, method, message)
     try:
         first = await anext(chunks)  # the filter is checked before the first chunk
     except errors.InvalidFilter:
         return None
-    field = "users" if method == "StreamUsers" else "groups"
     resources = list(getattr(first, field))
     async for chunk in chunks:
         resources += getattr(chunk, field)
@@ -58,6 +57,7 @@ async def search_all(request: web.Request) -> web.Response:
             page=users_page,
             include_groups=params.projection.wants("groups"),
         ),
+        "users",
     )
     users_total = users.head.total_results if users else 0
     found = users.resources if users else []
@@ -74,6 +74,7 @@ async def search_all(request: web.Request) -> web.Response:
             page=pb.Page(index=groups_page),
             members=member_inclusion(request, params.projection.wants("members")),
         ),
+        "groups",
     )
     if users is None and groups is None:
         raise errors.InvalidFilter("the filter applies to neither Users nor Groups")
