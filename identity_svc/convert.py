@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
+import orjson
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from identity_api.v1 import identity_pb2 as pb
@@ -26,12 +27,19 @@ from identity_svc.services.groups import MemberInclusion
 _ACTOR_KINDS = {"scim_key_id": "scim_key", "admin_email": "admin", "service": "service"}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     if value is None:
         return None
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
+    if value.tzinfo is None:  # as Timestamp.FromDatetime reads a naive value: UTC
+        value = value.replace(tzinfo=UTC)
+    # Twice as fast as Timestamp.FromDatetime, which goes through a time tuple;
+    # every listed resource carries two of these.
+    seconds, micros = divmod((value - _EPOCH) // _MICROSECOND, 1_000_000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=micros * 1000)
 
 
 def write_context(context: pb.RequestContext, metadata_request_id: str) -> WriteContext:
@@ -63,10 +71,24 @@ def struct_to_dict(value: struct_pb2.Struct) -> dict[str, object]:
     return json_format.MessageToDict(value)
 
 
-def _struct(document: dict[str, Any]) -> struct_pb2.Struct:
-    result = struct_pb2.Struct()
-    result.update(document)
-    return result
+class _CarriesAttributes(Protocol):
+    @property
+    def attributes(self) -> struct_pb2.Struct: ...
+    @property
+    def attributes_json(self) -> bytes: ...
+
+
+def attributes(request: _CarriesAttributes) -> dict[str, Any]:
+    """A write's SCIM attributes: its JSON when sent, else its Struct (older clients)."""
+    if not request.attributes_json:
+        return struct_to_dict(request.attributes)
+    try:
+        document = orjson.loads(request.attributes_json)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidValue(f"attributes_json is not JSON: {exc}") from exc
+    if not isinstance(document, dict):
+        raise InvalidValue("attributes_json must be a JSON object")
+    return document
 
 
 def inclusion(message: pb.MemberInclusion) -> MemberInclusion:
@@ -105,8 +127,13 @@ def group_ref_to_proto(ref: GroupRef) -> pb.GroupRef:
     return pb.GroupRef(id=ref.id, display_name=ref.display_name)
 
 
-def user_to_proto(user: User) -> pb.User:
-    return pb.User(
+def user_to_proto(user: User, json_document: bool = False) -> pb.User:
+    """The user, its document as JSON bytes when the caller asked for them.
+
+    One orjson call instead of a Struct built value by value (and read back
+    the same way): the largest cost of a listed user, before this.
+    """
+    message = pb.User(
         id=user.id,
         org_id=user.org_id,
         user_name=user.user_name,
@@ -114,12 +141,16 @@ def user_to_proto(user: User) -> pb.User:
         active=user.active,
         display_name=user.display_name or "",
         primary_email=user.primary_email or "",
-        attributes=_struct(user.document),
         meta=_meta(user.created, user.last_modified, user.version),
         direct_role=role_to_proto(user.direct_role),
         groups=[group_ref_to_proto(g) for g in user.groups or ()],
         groups_included=user.groups is not None,
     )
+    if json_document:
+        message.document_json = orjson.dumps(user.document)
+    else:
+        message.attributes.update(user.document)
+    return message
 
 
 def member_to_proto(member: Member) -> pb.Member:

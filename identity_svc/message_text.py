@@ -7,9 +7,14 @@ checked once, before any use case runs, and refused as an invalid value.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from google.protobuf.message import Message
+
+# A JSON escape that decodes to U+0000: `\u0000` after an even run of
+# backslashes (an odd run would make its own backslash a literal one).
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def _strings_with_nul(name: str, values: list[Any]) -> str | None:
@@ -32,6 +37,9 @@ def first_nul_field(message: Message) -> str | None:
     for field, value in message.ListFields():
         if field.type == field.TYPE_STRING:
             found = _strings_with_nul(field.name, list(value) if field.is_repeated else [value])
+        elif field.type == field.TYPE_BYTES and field.name.endswith("_json"):
+            # identity.proto's *_json fields carry JSON text; a raw NUL is not JSON at all.
+            found = field.name if _JSON_NUL.search(value) else None
         elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             found = _in_map(field.name, value)
         elif field.type == field.TYPE_MESSAGE:

@@ -56,6 +56,7 @@ async def search_all(request: web.Request) -> web.Response:
             filter=params.filter,
             page=users_page,
             include_groups=params.projection.wants("groups"),
+            json_document=True,
         ),
         "users",
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from aiohttp import web
-from google.protobuf import struct_pb2
 
 from gateway import errors
 from gateway.handlers.common import (
@@ -32,13 +32,12 @@ from gateway.scim.resources import etag, user_location, user_resource
 from identity_api.v1 import identity_pb2 as pb
 
 
-def _attributes(body: dict[str, Any]) -> struct_pb2.Struct:
-    attributes = struct_pb2.Struct()
+def _attributes_json(body: dict[str, Any]) -> bytes:
+    """The document as the identity service reads it: JSON, as it came."""
     try:
-        attributes.update(coerce_user_booleans(body))
-    except (TypeError, ValueError) as exc:
+        return orjson.dumps(coerce_user_booleans(body))
+    except orjson.JSONEncodeError as exc:
         raise errors.InvalidSyntax(f"the body holds a value SCIM cannot carry: {exc}") from exc
-    return attributes
 
 
 async def _listing(request: web.Request, params: ListParams) -> web.StreamResponse:
@@ -51,6 +50,7 @@ async def _listing(request: web.Request, params: ListParams) -> web.StreamRespon
             sort=params.sort,
             page=params.page,
             include_groups=params.projection.wants("groups"),
+            json_document=True,
         ),
     )
     base = base_url(request)
@@ -79,7 +79,10 @@ def _user_response(request: web.Request, user: pb.User, status: int = 200) -> we
 
 async def create(request: web.Request, body: dict[str, Any]) -> pb.User:
     message = pb.CreateUserRequest(
-        context=writer(request), org_id=org_id(request), attributes=_attributes(body)
+        context=writer(request),
+        org_id=org_id(request),
+        attributes_json=_attributes_json(body),
+        json_document=True,
     )
     resource: pb.User = await call(request, "CreateUser", message)
     return resource
@@ -92,8 +95,9 @@ async def replace(
         context=writer(request),
         org_id=org_id(request),
         user_id=user_id,
-        attributes=_attributes(body),
+        attributes_json=_attributes_json(body),
         include_groups=projection(request).wants("groups"),
+        json_document=True,
     )
     resource: pb.User = await call(request, "ReplaceUser", with_version(message, version))
     return resource
@@ -108,6 +112,7 @@ async def patch(
         user_id=user_id,
         operations=parse_patch_request(body, "User"),
         include_groups=projection(request).wants("groups"),
+        json_document=True,
     )
     resource: pb.User = await call(request, "PatchUser", with_version(message, version))
     return resource
@@ -126,6 +131,7 @@ async def _current(request: web.Request, include_groups: bool) -> pb.User:
             org_id=org_id(request),
             user_id=request.match_info["id"],
             include_groups=include_groups,
+            json_document=True,
         ),
     )
     return user

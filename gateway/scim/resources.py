@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from google.protobuf import json_format, timestamp_pb2
 
 from identity_api.v1 import identity_pb2 as pb
@@ -50,7 +51,12 @@ def group_location(base_url: str, group_id: str) -> str:
 
 def user_resource(user: pb.User, base_url: str) -> dict[str, Any]:
     """The SCIM User: the stored document plus id, meta and (if fetched) groups."""
-    document = json_format.MessageToDict(user.attributes)
+    # JSON when asked for (json_document); the Struct from an older identity service.
+    document = (
+        orjson.loads(user.document_json)
+        if user.document_json
+        else json_format.MessageToDict(user.attributes)
+    )
     # Readable order: schemas, id, the identifiers, then the rest as stored.
     resource: dict[str, Any] = {"schemas": document.pop("schemas", [USER_SCHEMA]), "id": user.id}
     for key in ("externalId", "userName"):

@@ -72,15 +72,15 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             self._pool,
             writer(request.context, context),
             request.org_id,
-            convert.struct_to_dict(request.attributes),
+            convert.attributes(request),
         )
-        return convert.user_to_proto(user)
+        return convert.user_to_proto(user, request.json_document)
 
     async def GetUser(self, request: pb.GetUserRequest, context: Ctx) -> pb.User:
         user = await users.get_user(
             self._pool, request.org_id, request.user_id, request.include_groups
         )
-        return convert.user_to_proto(user)
+        return convert.user_to_proto(user, request.json_document)
 
     async def ReplaceUser(self, request: pb.ReplaceUserRequest, context: Ctx) -> pb.User:
         user = await users.replace_user(
@@ -88,11 +88,11 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             writer(request.context, context),
             request.org_id,
             request.user_id,
-            convert.struct_to_dict(request.attributes),
+            convert.attributes(request),
             expected(request),
             request.include_groups,
         )
-        return convert.user_to_proto(user)
+        return convert.user_to_proto(user, request.json_document)
 
     async def PatchUser(self, request: pb.PatchUserRequest, context: Ctx) -> pb.User:
         user = await users.patch_user(
@@ -104,7 +104,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
             expected(request),
             request.include_groups,
         )
-        return convert.user_to_proto(user)
+        return convert.user_to_proto(user, request.json_document)
 
     async def DeleteUser(self, request: pb.DeleteUserRequest, context: Ctx) -> pb.DeleteResponse:
         await users.delete_user(
@@ -120,7 +120,7 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         page = await users.list_users(self._pool, request.org_id, request, self._max_page_size)
         return pb.ListUsersResponse(
             total_results=page.total_results,
-            users=[convert.user_to_proto(u) for u in page.items],
+            users=[convert.user_to_proto(u, request.json_document) for u in page.items],
             start_index=page.start_index,
             next_cursor=page.next_cursor,
             previous_cursor=page.previous_cursor,
@@ -131,7 +131,8 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
     ) -> AsyncIterator[pb.UserPageChunk]:
         page = await users.list_users(self._pool, request.org_id, request, self._max_page_size)
         head: pb.PageHead | None = _page_head(page)
-        for batch in _batches(convert.user_to_proto(u) for u in page.items):
+        json_document = request.json_document
+        for batch in _batches(convert.user_to_proto(u, json_document) for u in page.items):
             yield pb.UserPageChunk(head=head, users=batch)
             head = None
 
