@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
@@ -296,12 +297,12 @@ class UsersRepository:
     async def delete(self, org_id: str, user_id: str) -> None:
         await self._conn.execute(_DELETE_USER, org_id, uuid.UUID(user_id))
 
-    async def groups_of(self, org_id: str, user_ids: list[str]) -> dict[str, tuple[GroupRef, ...]]:
-        """Each user's groups, in one query for a whole page of users."""
-        found: dict[str, list[GroupRef]] = {uid: [] for uid in user_ids}
-        rows = await self._conn.fetch(
-            _SELECT_GROUPS_OF_USERS, org_id, [uuid.UUID(u) for u in user_ids]
-        )
+    async def groups_of(
+        self, org_id: str, user_ids: Sequence[str | uuid.UUID]
+    ) -> dict[str, tuple[GroupRef, ...]]:
+        """Each user's groups (by the user's id as text), in one query for a page of users."""
+        found: dict[str, list[GroupRef]] = {str(uid): [] for uid in user_ids}
+        rows = await self._conn.fetch(_SELECT_GROUPS_OF_USERS, org_id, user_ids)
         for row in rows:
             found[str(row["user_id"])].append(GroupRef(str(row["id"]), row["display_name"]))
         return {uid: tuple(refs) for uid, refs in found.items()}

@@ -169,11 +169,10 @@ async def list_users(
 ) -> Page[User]:
     async def work(conn: Connection) -> tuple[list[User], ListedRows]:
         listed = await list_rows(conn, Resource.USERS, org_id, USER_COLUMNS, request, max_page_size)
-        users = [user_from_row(r) for r in listed.rows]
-        if request.include_groups and users:
-            groups = await UsersRepository(conn).groups_of(org_id, [u.id for u in users])
-            users = [replace(u, groups=groups[u.id]) for u in users]
-        return users, listed
+        if not (request.include_groups and listed.rows):
+            return [user_from_row(r) for r in listed.rows], listed
+        groups = await UsersRepository(conn).groups_of(org_id, [r["id"] for r in listed.rows])
+        return [user_from_row(r, groups[str(r["id"])]) for r in listed.rows], listed
 
     return await run_listing(pool, work)
 
