@@ -1,4 +1,4 @@
-"""Push-based key revocation: follow every org's change log, drop revoked keys.
+"""Push-based key revocation: follow every org's key revocations, drop revoked keys.
 
 The gateway watches `Events.WatchAllEvents` and drops a key from the cache the
 moment its `key.revoked` event arrives. When the stream breaks (an identity
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 DISCONNECTED_TRUST_SECONDS = 2.0
 _FIRST_RETRY_SECONDS = 0.2
 _MAX_RETRY_SECONDS = 10.0
+_REVOKED = "key.revoked"
 
 
 class RevocationWatcher:
@@ -76,7 +77,9 @@ class RevocationWatcher:
             delay = min(delay * 2, _MAX_RETRY_SECONDS)
 
     async def _follow(self) -> None:
-        request = pb.WatchAllEventsRequest(after=self._positions)
+        # Revocations only: the rest of the log (every write) stays on the server;
+        # its position marks keep a resumption from re-reading much of it.
+        request = pb.WatchAllEventsRequest(after=self._positions, types=[_REVOKED])
         call = self._stub.WatchAllEvents(request, metadata=self._metadata)
         try:
             # The server sends its initial metadata once it is subscribed; a
@@ -86,7 +89,7 @@ class RevocationWatcher:
                 self._connected()
             async for event in call:
                 self._positions[event.org_id] = event.seq
-                if event.type == "key.revoked":
+                if event.type == _REVOKED:
                     self._cache.drop_key(event.resource_id)
                     self.dropped.append(event.resource_id)
                     log.info("dropped revoked key %s of org %s", event.resource_id, event.org_id)

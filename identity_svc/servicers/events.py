@@ -69,7 +69,10 @@ class EventsServicer(pb_grpc.EventsServicer):
         self, request: pb.WatchAllEventsRequest, context: Ctx
     ) -> AsyncIterator[pb.Event]:
         events = event_streams.watch_all(
-            self._pool, self._hub, dict(request.after), on_ready=_ready(context)
+            self._pool, self._hub, dict(request.after), request.types, on_ready=_ready(context)
         )
         async for event in events:
-            yield event_to_proto(event)
+            if isinstance(event, event_streams.Mark):
+                yield pb.Event(org_id=event.org_id, seq=event.seq)
+            else:
+                yield event_to_proto(event)

@@ -18,7 +18,9 @@ is one statement (one snapshot under READ COMMITTED), which is all this needs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -32,7 +34,18 @@ PAGE_SIZE = 500
 # the hub, which already wakes every stream after any gap in listening.
 IDLE_RESYNC_SECONDS = 30.0
 
+# A filtered stream tells its consumer how far it has read at most this often.
+MARK_INTERVAL_SECONDS = 1.0
+
 Ready = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How far a filtered stream has read an org's log: resume from here."""
+
+    org_id: str
+    seq: int
 
 
 async def _noop() -> None:
@@ -81,9 +94,21 @@ async def _behind(pool: asyncpg.Pool, positions: Mapping[str, int]) -> set[str]:
 
 
 async def watch_all(
-    pool: asyncpg.Pool, hub: EventHub, after: Mapping[str, int], on_ready: Ready = _noop
-) -> AsyncIterator[Event]:
-    """Every org's events: listed orgs from their position, the others from now on."""
+    pool: asyncpg.Pool,
+    hub: EventHub,
+    after: Mapping[str, int],
+    types: Collection[str] = (),
+    on_ready: Ready = _noop,
+) -> AsyncIterator[Event | Mark]:
+    """Every org's events: listed orgs from their position, the others from now on.
+
+    With `types`, only those events, and a Mark now and then where the others
+    were passed over (the gateway follows key revocations, not every write).
+    """
+    wanted = frozenset(types)
+    # What the consumer knows per org (its last event or mark), and when it was marked.
+    told: dict[str, int] = {}
+    marked: dict[str, float] = {}
     with hub.subscribe(None) as sub:
         # Orgs created after this snapshot are absent: all of their events are
         # new, and positions.get(org, 0) replays them from the start.
@@ -97,8 +122,19 @@ async def watch_all(
                 org_id = min(pending)
                 page = await _page(pool, org_id, positions.get(org_id, 0))
                 for event in page:
-                    yield event
                     positions[org_id] = event.seq
+                    if not wanted or event.type in wanted:
+                        told[org_id] = event.seq
+                        yield event
+                now = time.monotonic()
+                if (
+                    wanted
+                    and page
+                    and told.get(org_id) != positions[org_id]
+                    and now - marked.get(org_id, 0.0) >= MARK_INTERVAL_SECONDS
+                ):
+                    told[org_id], marked[org_id] = positions[org_id], now
+                    yield Mark(org_id, positions[org_id])
                 if len(page) < PAGE_SIZE:
                     pending.discard(org_id)
             wake = await sub.wait(IDLE_RESYNC_SECONDS)

@@ -16,6 +16,7 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc.events_hub import EventHub
 from identity_svc.server import create_server
+from identity_svc.services import event_streams
 from identity_svc.settings import Settings as IdentitySettings
 from tests.identity_svc.event_support import (
     ADMIN,
@@ -295,3 +296,81 @@ async def test_closing_the_hub_ends_followed_streams(database_url, db_pool, iden
     finally:
         await server.stop(grace=None)
         await hub.close()
+
+
+async def _revoke_new_key(admin, org: str) -> str:
+    await admin.SetOrgSso(pb.SetOrgSsoRequest(context=OPERATOR, org_id=org, sso_configured=True))
+    key = await admin.CreateScimKey(pb.CreateScimKeyRequest(context=OPERATOR, org_id=org, name="k"))
+    await admin.RevokeScimKey(
+        pb.RevokeScimKeyRequest(context=OPERATOR, org_id=org, key_id=key.key.id)
+    )
+    return str(key.key.id)
+
+
+async def _read_until(call, org: str, done) -> list[pb.Event]:
+    """The stream's messages about `org` until `done(messages)` holds."""
+    got: list[pb.Event] = []
+    async with asyncio.timeout(WAIT_SECONDS):
+        while not done(got):
+            message = await call.read()
+            assert message is not grpc.aio.EOF
+            if message.org_id == org:
+                got.append(message)
+    return got
+
+
+async def test_a_filtered_stream_sends_only_those_types_and_marks_its_place(
+    events, admin, prov, db_pool
+):
+    org = await new_org(admin)
+    start = await position(db_pool, org)
+    call = events.WatchAllEvents(
+        pb.WatchAllEventsRequest(after={org: start}, types=["key.revoked"])
+    )
+    await call.initial_metadata()
+    for n in range(5):
+        await create_user(prov, org, f"busy-{n}@x.test")
+    revoked = await _revoke_new_key(admin, org)
+    got = await _read_until(call, org, lambda got: any(m.type for m in got))
+    call.cancel()
+    typed = [m for m in got if m.type]
+    marks = [m for m in got if not m.type]
+    assert [(m.type, m.resource_id) for m in typed] == [("key.revoked", revoked)]
+    assert marks, "the passed-over user events leave a position mark"
+    assert all(not (m.resource_id or m.data.fields) for m in marks)  # a mark is a position only
+    seqs = [m.seq for m in got]
+    assert seqs == sorted(set(seqs))  # in order, each position once
+    assert typed[0].seq == (await stored(db_pool, org, start))[-1][0]
+
+
+async def test_resuming_a_filtered_stream_from_a_mark_misses_nothing_and_repeats_nothing(
+    events, admin, prov, db_pool
+):
+    org = await new_org(admin)
+    start = await position(db_pool, org)
+    first = events.WatchAllEvents(
+        pb.WatchAllEventsRequest(after={org: start}, types=["key.revoked"])
+    )
+    await first.initial_metadata()
+    earlier = await _revoke_new_key(admin, org)
+    for n in range(3):
+        await create_user(prov, org, f"before-{n}@x.test")
+    # Marks come at most once a MARK_INTERVAL: one more write after it has
+    # passed leaves a mark at the very end of the log.
+    await asyncio.sleep(event_streams.MARK_INTERVAL_SECONDS)
+    await create_user(prov, org, "last@x.test")
+    end = await position(db_pool, org)
+    got = await _read_until(first, org, lambda got: bool(got) and got[-1].seq == end)
+    first.cancel()
+    assert [m.resource_id for m in got if m.type] == [earlier]
+    resume_at = got[-1].seq
+    assert not got[-1].type  # a mark past the revocation and the creates
+
+    later = await _revoke_new_key(admin, org)
+    second = events.WatchAllEvents(
+        pb.WatchAllEventsRequest(after={org: resume_at}, types=["key.revoked"])
+    )
+    again = await _read_until(second, org, lambda got: any(m.type for m in got))
+    second.cancel()
+    assert [m.resource_id for m in again if m.type] == [later]
+    assert all(m.seq > resume_at for m in again)
