@@ -24,14 +24,25 @@ USER_COLUMNS = """u.id, u.org_id, u.user_name, u.external_id, u.active, u.displa
 # else the org's default; none while suspended (db/roles.py derives the same).
 # The caller holds the org's rules lock (shared), so the default read here is
 # the one in force until it commits.
+# The user and its indexed values in one statement (one round trip per create);
+# no org, no user and no values.
 _INSERT_USER = f"""
-INSERT INTO users AS u (org_id, id, user_name, external_id, active, display_name,
-    given_name, family_name, primary_email, document, direct_role, effective_role)
-SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-    CASE WHEN $5 THEN COALESCE($11, o.default_role) END
-FROM orgs o
-WHERE o.org_id = $1
-RETURNING {USER_COLUMNS}
+WITH u AS (
+    INSERT INTO users AS u (org_id, id, user_name, external_id, active, display_name,
+        given_name, family_name, primary_email, document, direct_role, effective_role)
+    SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
+        CASE WHEN $5 THEN COALESCE($11, o.default_role) END
+    FROM orgs o
+    WHERE o.org_id = $1
+    RETURNING {USER_COLUMNS}
+), inserted_values AS (
+    INSERT INTO user_values (org_id, user_id, attribute, position, value, type, display,
+        is_primary)
+    SELECT u.org_id, u.id, v.attribute, v.position, v.value, v.type, v.display, v.is_primary
+    FROM u, unnest($12::text[], $13::int[], $14::text[], $15::text[], $16::text[], $17::bool[])
+        AS v(attribute, position, value, type, display, is_primary)
+)
+SELECT * FROM u
 """
 
 _SELECT_USER = f"""
@@ -135,13 +146,6 @@ WHERE uv.org_id = $1 AND uv.user_id = $2
   AND (uv.attribute, uv.position) NOT IN (SELECT w.attribute, w.position FROM wanted w)
 """
 
-_INSERT_VALUES = """
-INSERT INTO user_values (org_id, user_id, attribute, position, value, type, display, is_primary)
-SELECT $1, $2, v.attribute, v.position, v.value, v.type, v.display, v.is_primary
-FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bool[])
-    AS v(attribute, position, value, type, display, is_primary)
-"""
-
 _DELETE_USER = """
 DELETE FROM users
 WHERE org_id = $1 AND id = $2
@@ -192,7 +196,7 @@ def _field_args(fields: UserFields) -> tuple[Any, ...]:
 
 
 def _value_columns(fields: UserFields) -> tuple[list[Any], ...]:
-    """The indexed values as the column arrays that _INSERT_VALUES / _REPLACE_VALUES unnest."""
+    """The indexed values as the column arrays that _INSERT_USER / _REPLACE_VALUES unnest."""
     values = fields.values
     return (
         [v.attribute for v in values],
@@ -225,13 +229,18 @@ class UsersRepository:
         role = direct_role.value if direct_role else None
         try:
             row = await self._conn.fetchrow(
-                _INSERT_USER, org_id, user_id, *_field_args(fields), document, role
+                _INSERT_USER,
+                org_id,
+                user_id,
+                *_field_args(fields),
+                document,
+                role,
+                *_value_columns(fields),
             )
         except asyncpg.UniqueViolationError as exc:
             _raise_conflict(exc, fields.user_name)
         if row is None:
             raise NotFound(f"org {org_id} not found")
-        await self._write_values(org_id, user_id, fields)
         return user_from_row(row)
 
     async def _one(self, statement: str, org_id: str, user_id: str) -> asyncpg.Record:
@@ -306,7 +315,3 @@ class UsersRepository:
         for row in rows:
             found[str(row["user_id"])].append(GroupRef(str(row["id"]), row["display_name"]))
         return {uid: tuple(refs) for uid, refs in found.items()}
-
-    async def _write_values(self, org_id: str, user_id: uuid.UUID, fields: UserFields) -> None:
-        if fields.values:
-            await self._conn.execute(_INSERT_VALUES, org_id, user_id, *_value_columns(fields))

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 import grpc
 import pytest
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
+from identity_svc.db import events as events_db
+from identity_svc.db import roles as roles_db
+from identity_svc.db import users as users_db
+from identity_svc.domain.models import Actor, WriteContext
+from identity_svc.services import users as user_service
 from tests.identity_svc.support import (
     GATEWAY,
     OPERATOR,
@@ -19,6 +26,7 @@ from tests.identity_svc.support import (
     user_doc,
     value,
 )
+from tests.query_log import QueryLog
 
 
 async def create(prov, org: str, user_name: str, **extra) -> pb.User:
@@ -386,3 +394,24 @@ async def test_a_replace_leaves_exactly_the_new_indexed_values(prov, org, db_poo
             pb.ListUsersRequest(org_id=org, filter=eq("emails", address, sub="value"))
         )
         assert listed.total_results == found, address
+
+
+async def test_a_create_is_one_statement_between_its_lock_and_its_events(db_pool, org):
+    log = QueryLog(db_pool)
+    context = WriteContext(Actor("scim_key", "k"), "r")
+    document = user_doc("one@x.test", emails=[{"value": "one@x.test", "type": "work"}])
+    created = await user_service.create_user(log.pool, context, org, document)
+    # The user and its indexed values go in together: one round trip, not one per table.
+    assert log.statements == [
+        "BEGIN;",
+        roles_db._HOLD_RULES_SHARED,
+        users_db._INSERT_USER,
+        events_db._STAGE_EVENTS,
+        "COMMIT;",
+    ]
+    stored = await db_pool.fetch(
+        "SELECT attribute, value FROM user_values WHERE org_id = $1 AND user_id = $2",
+        org,
+        uuid.UUID(created.id),
+    )
+    assert ("emails", "one@x.test") in {(r["attribute"], r["value"]) for r in stored}
