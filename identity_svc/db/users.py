@@ -106,15 +106,6 @@ SELECT EXISTS (
 )
 """
 
-_UPDATE_USER = f"""
-UPDATE users AS u
-SET user_name = $3, external_id = $4, active = $5, display_name = $6, given_name = $7,
-    family_name = $8, primary_email = $9, document = $10,
-    version = u.version + 1, last_modified = clock_timestamp()
-WHERE u.org_id = $1 AND u.id = $2
-RETURNING {USER_COLUMNS}
-"""
-
 _SET_DIRECT_ROLE = f"""
 UPDATE users AS u
 SET direct_role = $3, version = u.version + 1, last_modified = clock_timestamp()
@@ -122,13 +113,20 @@ WHERE u.org_id = $1 AND u.id = $2
 RETURNING {USER_COLUMNS}
 """
 
-# A user's value rows made exactly `wanted`, in one statement: the rows kept
-# are upserted and the others deleted. The two parts touch disjoint rows, so
-# their order within the statement does not matter.
-_REPLACE_VALUES = """
-WITH wanted AS (
+# A (locked) user's columns and document overwritten and its value rows made
+# exactly `wanted`, in one statement: the rows kept are upserted and the others
+# deleted. The parts touch disjoint rows, so their order does not matter.
+_UPDATE_USER = f"""
+WITH u AS (
+    UPDATE users AS u
+    SET user_name = $3, external_id = $4, active = $5, display_name = $6, given_name = $7,
+        family_name = $8, primary_email = $9, document = $10,
+        version = u.version + 1, last_modified = clock_timestamp()
+    WHERE u.org_id = $1 AND u.id = $2
+    RETURNING {USER_COLUMNS}
+), wanted AS (
     SELECT *
-    FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bool[])
+    FROM unnest($11::text[], $12::int[], $13::text[], $14::text[], $15::text[], $16::bool[])
         AS v(attribute, position, value, type, display, is_primary)
 ), upserted AS (
     INSERT INTO user_values AS uv (org_id, user_id, attribute, position, value, type, display,
@@ -140,10 +138,12 @@ WITH wanted AS (
         is_primary = EXCLUDED.is_primary
     WHERE (uv.value, uv.type, uv.display, uv.is_primary)
         IS DISTINCT FROM (EXCLUDED.value, EXCLUDED.type, EXCLUDED.display, EXCLUDED.is_primary)
+), deleted AS (
+    DELETE FROM user_values uv
+    WHERE uv.org_id = $1 AND uv.user_id = $2
+      AND (uv.attribute, uv.position) NOT IN (SELECT w.attribute, w.position FROM wanted w)
 )
-DELETE FROM user_values uv
-WHERE uv.org_id = $1 AND uv.user_id = $2
-  AND (uv.attribute, uv.position) NOT IN (SELECT w.attribute, w.position FROM wanted w)
+SELECT * FROM u
 """
 
 _DELETE_USER = """
@@ -196,7 +196,7 @@ def _field_args(fields: UserFields) -> tuple[Any, ...]:
 
 
 def _value_columns(fields: UserFields) -> tuple[list[Any], ...]:
-    """The indexed values as the column arrays that _INSERT_USER / _REPLACE_VALUES unnest."""
+    """The indexed values as the column arrays that _INSERT_USER / _UPDATE_USER unnest."""
     values = fields.values
     return (
         [v.attribute for v in values],
@@ -290,11 +290,10 @@ class UsersRepository:
         uid = uuid.UUID(user_id)
         try:
             row = await self._conn.fetchrow(
-                _UPDATE_USER, org_id, uid, *_field_args(fields), document
+                _UPDATE_USER, org_id, uid, *_field_args(fields), document, *_value_columns(fields)
             )
         except asyncpg.UniqueViolationError as exc:
             _raise_conflict(exc, fields.user_name)
-        await self._conn.execute(_REPLACE_VALUES, org_id, uid, *_value_columns(fields))
         return user_from_row(one(row))
 
     async def set_direct_role(self, org_id: str, user_id: str, role: Role | None) -> User:

@@ -163,9 +163,12 @@ CASES: dict[str, tuple[str, Callable[[Big], list[object]], tuple[str, ...]]] = {
         lambda b: [b.org, b.some],
         ("group_members_user",),
     ),
-    "replace user values": (
-        users._REPLACE_VALUES,
-        lambda b: [b.org, b.user, ["emails"], [0], ["p1@plan.test"], ["work"], [None], [True]],
+    "update user and its values": (
+        users._UPDATE_USER,
+        lambda b: [
+            *(b.org, b.user, "p1@plan.test", None, True, None, None, None, "p1@plan.test", {}),
+            *(["emails"], [0], ["p1@plan.test"], ["work"], [None], [True]),
+        ],
         ("user_values_pkey",),
     ),
     "user with its groups": (

@@ -415,3 +415,18 @@ async def test_a_create_is_one_statement_between_its_lock_and_its_events(db_pool
         uuid.UUID(created.id),
     )
     assert ("emails", "one@x.test") in {(r["attribute"], r["value"]) for r in stored}
+
+
+async def test_a_replace_is_one_statement_between_its_lock_and_its_events(db_pool, org):
+    context = WriteContext(Actor("scim_key", "k"), "r")
+    created = await user_service.create_user(db_pool, context, org, user_doc("two@x.test"))
+    log = QueryLog(db_pool)
+    changed = user_doc("two@x.test", title="Engineer")
+    await user_service.replace_user(log.pool, context, org, created.id, changed, None, False)
+    assert log.statements == [
+        "BEGIN;",
+        users_db._LOCK_USER,
+        users_db._UPDATE_USER,  # columns, document and indexed values together
+        events_db._STAGE_EVENTS,
+        "COMMIT;",
+    ]
