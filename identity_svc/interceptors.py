@@ -13,6 +13,7 @@ and answered with a generic INTERNAL.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import logging
 import time
@@ -156,30 +157,39 @@ def _kinds_allowed(method: str) -> frozenset[str] | None:
 class ServiceInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, callers: Callers) -> None:
         self._callers = callers
+        # Each method's guarded handler, made on its first call: made anew on
+        # every call, it cost more than most calls' own work. This interceptor
+        # is the innermost one, so nothing is skipped by not continuing.
+        self._guarded: dict[str, Handler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
         details: grpc.HandlerCallDetails,
     ) -> Handler | None:
+        guarded = self._guarded.get(details.method)
+        if guarded is not None:
+            return guarded
         handler = await continuation(details)
         if handler is None:
             return None
-        request_id = _request_id(details.invocation_metadata)
-        guard = _Guard(details.method, request_id, self._callers, _kinds_allowed(details.method))
+        guard = _Guard(details.method, self._callers, _kinds_allowed(details.method))
         if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
+            guarded = grpc.unary_unary_rpc_method_handler(
                 guard.unary(handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
+        elif handler.unary_stream:
+            guarded = grpc.unary_stream_rpc_method_handler(
                 guard.stream(handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
-        return handler
+        else:
+            return handler
+        self._guarded[details.method] = guarded
+        return guarded
 
 
 def _refuse_nul(request: Any) -> None:
@@ -189,32 +199,28 @@ def _refuse_nul(request: Any) -> None:
 
 
 class _Guard:
-    """Wraps one call: refuses unauthenticated callers, maps errors."""
+    """Wraps every call of one method: refuses unauthenticated callers, maps errors."""
 
-    def __init__(
-        self, method: str, request_id: str, callers: Callers, allowed: frozenset[str] | None
-    ) -> None:
+    def __init__(self, method: str, callers: Callers, allowed: frozenset[str] | None) -> None:
         self.method = method
-        # Made up here when the caller sent none (a RequestContext may carry one).
-        self.request_id_generated = not request_id
-        self.request_id = request_id or uuid.uuid4().hex
         self.callers = callers
         # Caller kinds that may make this call; None: anyone (health, reflection).
         self.allowed = allowed
+        service, name = split_method(method)
+        self._seconds = GRPC_SECONDS.labels(service, name)
+        self._handled = functools.partial(GRPC_HANDLED.labels, service, name)
 
     async def _fail(self, context: Context, exc: Exception) -> None:
         if isinstance(exc, errors.DomainError):
             status = _status_for(exc)
             await context.abort(status.code, status.details, status.trailing_metadata)
         if isinstance(exc, _UNAVAILABLE):
-            log.warning(
-                "database unavailable in %s [request %s]: %r", self.method, self.request_id, exc
-            )
+            request_id = REQUEST_ID_VAR.get()
+            log.warning("database unavailable in %s [request %s]: %r", self.method, request_id, exc)
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the identity store is unavailable")
-        log.error("unexpected error in %s [request %s]", self.method, self.request_id, exc_info=exc)
-        await context.abort(
-            grpc.StatusCode.INTERNAL, f"internal error (request id {self.request_id})"
-        )
+        request_id = REQUEST_ID_VAR.get()
+        log.error("unexpected error in %s [request %s]", self.method, request_id, exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
 
     async def _check_caller(self, context: Context) -> None:
         """The one place that decides whether this caller may make this call.
@@ -227,22 +233,23 @@ class _Guard:
                 grpc.StatusCode.UNAUTHENTICATED, "a valid caller credential is required"
             )
 
-    def _begin(self, request: Any) -> float:
+    def _begin(self, request: Any, context: Context) -> float:
         """Log lines of this call carry its request id: metadata, else RequestContext."""
-        request_id = self.request_id
-        if self.request_id_generated:
-            request_id = getattr(getattr(request, "context", None), "request_id", "") or request_id
+        request_id = _request_id(context.invocation_metadata())
+        if not request_id:
+            # Made up here when the caller sent none anywhere.
+            context_id = getattr(getattr(request, "context", None), "request_id", "")
+            request_id = context_id or uuid.uuid4().hex
         REQUEST_ID_VAR.set(request_id)
         return time.perf_counter()
 
     def _measure(self, context: Context, start: float, code: str | None = None) -> None:
-        service, method = split_method(self.method)
-        GRPC_SECONDS.labels(service, method).observe(time.perf_counter() - start)
-        GRPC_HANDLED.labels(service, method, code or code_name(context.code())).inc()
+        self._seconds.observe(time.perf_counter() - start)
+        self._handled(code or code_name(context.code())).inc()
 
     def unary(self, behavior: Any) -> Any:
         async def call(request: Any, context: Context) -> Any:
-            start = self._begin(request)
+            start = self._begin(request, context)
             code = None
             try:
                 await self._check_caller(context)
@@ -262,7 +269,7 @@ class _Guard:
 
     def stream(self, behavior: Any) -> Any:
         async def call(request: Any, context: Context) -> AsyncIterator[Any]:
-            start = self._begin(request)
+            start = self._begin(request, context)
             code = None
             try:
                 await self._check_caller(context)
