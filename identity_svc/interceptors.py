@@ -66,6 +66,12 @@ _UNAVAILABLE = (
     asyncpg.QueryCanceledError,
 )
 
+# Postgres refusing a statement over one of its limits (SQLSTATE class 54: an
+# index entry over 2,704 bytes, a statement too complex) was asked too much by
+# the request, so the caller hears of an invalid value. domain/limits.py
+# refuses such values up front, naming them; this catches what slips past it.
+_TOO_LARGE = asyncpg.ProgramLimitExceededError
+
 OPERATOR = "operator"
 SERVICE = "service"
 
@@ -211,6 +217,11 @@ class _Guard:
         self._handled = functools.partial(GRPC_HANDLED.labels, service, name)
 
     async def _fail(self, context: Context, exc: Exception) -> None:
+        if isinstance(exc, _TOO_LARGE):
+            log.warning(
+                "over a database limit in %s [request %s]: %s", self.method, self.request_id, exc
+            )
+            exc = errors.InvalidValue("a value is too large to be stored")
         if isinstance(exc, errors.DomainError):
             status = _status_for(exc)
             await context.abort(status.code, status.details, status.trailing_metadata)
