@@ -46,6 +46,13 @@ Document = dict[str, Any]
 # (RFC 7644 §3.5.2: a client may resend what it GETs); they carry no change.
 _IGNORED_KEYS = frozenset({"schemas", "meta"})
 
+# The documented deviation of SPEC §3 (README, Conformance): Entra sets a
+# user's first work email with a replace of `emails[type eq "work"].value` and
+# expects it added, where RFC 7644 §3.5.2.3 answers noTarget. It is the one
+# replace through an unmatched filter that creates a value:
+# (attribute, sub-attribute, what the filter says, folded).
+_ENTRA_REPLACE_ADDS = ("emails", "value", {"type": "work"})
+
 
 @dataclasses.dataclass(frozen=True)
 class _Target:
@@ -350,7 +357,7 @@ def _set_filtered(
     if not matched and value is None:
         return  # setting nothing where nothing matches changes nothing
     if not matched:
-        matched = [_new_element(target)]
+        matched = [_new_element(op, target)]
         elements.append(matched[0])
     for element in matched:
         _write_element(element, op, target, value)
@@ -358,13 +365,29 @@ def _set_filtered(
     _put(container, attribute.name, elements)
 
 
-def _new_element(target: _Target) -> dict[str, Any]:
-    # Documented deviation (SPEC §3): Entra replaces `emails[type eq "work"].value`
-    # on a user without a work email and expects it added; RFC 7644 §3.5.2.3
-    # would answer noTarget, which we keep when the filter cannot build a value.
-    if target.sub is None or not target.template:
+def _new_element(op: int, target: _Target) -> dict[str, Any]:
+    """The value an operation through a filter that matched nothing creates.
+
+    An add creates the value its `eq` filter describes; a replace has nothing
+    to replace (RFC 7644 §3.5.2.3: noTarget), but for Entra's work email.
+    """
+    creates = target.sub is not None and bool(target.template)
+    if op == _Op.REPLACE:
+        creates = creates and _is_entra_work_email(target)
+    if not creates:
         raise NoTarget(f"no value of {target.text} matches the filter")
     return dict(target.template)
+
+
+def _is_entra_work_email(target: _Target) -> bool:
+    attribute, sub, described = _ENTRA_REPLACE_ADDS
+    folded = {k: v.casefold() if isinstance(v, str) else v for k, v in target.template}
+    return (
+        target.attribute.name == attribute
+        and target.sub is not None
+        and target.sub.name == sub
+        and folded == described
+    )
 
 
 def _write_element(element: dict[str, Any], op: int, target: _Target, value: Any) -> None:

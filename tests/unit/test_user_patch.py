@@ -405,6 +405,11 @@ def test_remove_without_path_is_no_target():
         op("replace", path("emails", "type", eq("value", "nobody@x")), "work"),
         op("replace", path("emails", where=eq("type", "fax")), {"value": "f@x"}),
         op("replace", path("phoneNumbers", "value"), "+1 555"),
+        # RFC 7644 §3.5.2.3; only Entra's emails[type eq "work"].value is added.
+        op("replace", path("emails", "value", eq("type", "other")), "o@x"),
+        op("replace", path("ims", "value", eq("type", "work")), "babs"),
+        op("replace", path("phoneNumbers", "value", eq("type", "work")), "+1 555"),
+        op("replace", path("addresses", "locality", eq("type", "home")), "Redmond"),
     ],
 )
 def test_replace_that_selects_nothing_is_no_target(operation):
