@@ -53,6 +53,11 @@ _IGNORED_KEYS = frozenset({"schemas", "meta"})
 # (attribute, sub-attribute, what the filter says, folded).
 _ENTRA_REPLACE_ADDS = ("emails", "value", {"type": "work"})
 
+# Sub-attributes that tell one value of a multi-valued attribute from another
+# when it has a `value` (RFC 7644 §3.5.2.1: adding a value already there adds
+# nothing); the others (primary, display) describe the value.
+_IDENTITY_KEYS = ("value", "type")
+
 
 @dataclasses.dataclass(frozen=True)
 class _Target:
@@ -291,6 +296,26 @@ def _fold(attribute: Attribute, element: Any) -> Any:
     return folded
 
 
+def _identity(attribute: Attribute, element: Any) -> Any:
+    """What makes two values of `attribute` the same value, ignoring case as caseExact says."""
+    folded = _fold(attribute, element)
+    if not isinstance(folded, dict):
+        return folded
+    if attribute.sub_attribute("value") is not None:
+        return tuple(folded.get(key) for key in _IDENTITY_KEYS)
+    return {key: item for key, item in folded.items() if key != "primary"}
+
+
+def _merge(attribute: Attribute, held: Any, added: Any) -> None:
+    """Give a value already held what the same value, added again, says of it."""
+    if not isinstance(held, dict) or not isinstance(added, dict):
+        return
+    if attribute.sub_attribute("value") is not None:
+        held.update({k: v for k, v in added.items() if k not in _IDENTITY_KEYS})
+    elif "primary" in added:  # the rest is equal, or it would be another value
+        held["primary"] = added["primary"]
+
+
 def _demote_others(elements: list[Any], chosen: list[Any]) -> None:
     """RFC 7643 §2.4: once a value is made primary, the others are not."""
     if not any(isinstance(e, dict) and e.get("primary") is True for e in chosen):
@@ -322,10 +347,13 @@ def _set_multi(document: Document, op: int, target: _Target, value: Any) -> None
         return
     elements = container.get(attribute.name) or []
     chosen = []
-    for item in new:  # §3.5.2.1: add the values not already there
-        same = next((e for e in elements if _fold(attribute, e) == _fold(attribute, item)), None)
+    for item in new:  # §3.5.2.1: add the values not already there, merge the others
+        identity = _identity(attribute, item)
+        same = next((e for e in elements if _identity(attribute, e) == identity), None)
         if same is None:
             elements.append(item)
+        else:
+            _merge(attribute, same, item)
         chosen.append(item if same is None else same)
     _demote_others(elements, chosen)
     _put(container, attribute.name, elements or None)

@@ -1,10 +1,11 @@
-"""What a PATCH path selects (issue 9, item 3), over HTTP → gRPC → SQL.
+"""What a PATCH path selects (issue 9, items 3 and 11), over HTTP → gRPC → SQL.
 
 RFC 7644 §3.5.2.3: a replace through a value filter that matches nothing is
 400 noTarget and changes nothing; Entra's replace of `emails[type eq
 "work"].value` on a user without a work email adds it (SPEC §3, the one
 documented exception). A remove whose filter matches nothing is a no-op
-(SPEC §3).
+(SPEC §3). RFC 7644 §3.5.2.1: adding a value the attribute already holds
+never duplicates it; what the added value says (its primary flag) is merged in.
 """
 
 from __future__ import annotations
@@ -89,3 +90,47 @@ async def test_removing_through_a_filter_that_matches_nothing_changes_nothing(ht
     )
     assert response.status == 200
     assert await response.json(content_type=None) == user
+
+
+async def test_adding_an_email_the_user_has_merges_its_primary_flag(http, tenant):
+    user = await create_user(http, tenant, "grace@acme.test", emails=[WORK, HOME])
+    again = {**WORK, "value": "Grace@ACME.test", "primary": True}  # emails.value ignores case
+    response = await _patch(
+        http, tenant, user["id"], {"op": "add", "path": "emails", "value": [again]}
+    )
+    body = await response.json(content_type=None)
+    assert response.status == 200, body
+    assert body["emails"] == [{**WORK, "primary": True}, {**HOME, "primary": False}]
+    found = await http.get(
+        f"{tenant.base}/Users",
+        params={"filter": 'emails[primary eq true].value eq "grace@acme.test"'},
+        headers=tenant.headers(),
+    )
+    assert [u["id"] for u in (await found.json(content_type=None))["Resources"]] == [user["id"]]
+
+
+async def test_adding_values_the_user_has_changes_nothing(http, tenant):
+    phone = {"value": "+1 555 0100", "type": "work"}
+    user = await create_user(http, tenant, "grace@acme.test", emails=[WORK], phoneNumbers=[phone])
+    response = await _patch(
+        http,
+        tenant,
+        user["id"],
+        {"op": "add", "path": "emails", "value": [WORK]},
+        {"op": "add", "value": {"phoneNumbers": [phone]}},
+    )
+    assert response.status == 200
+    assert await response.json(content_type=None) == user
+
+
+async def test_adding_a_phone_the_user_has_as_primary_does_not_duplicate_it(http, tenant):
+    phone = {"value": "+1 555 0100", "type": "work"}
+    user = await create_user(http, tenant, "grace@acme.test", phoneNumbers=[phone])
+    response = await _patch(
+        http,
+        tenant,
+        user["id"],
+        {"op": "add", "path": "phoneNumbers", "value": {**phone, "primary": True}},
+    )
+    body = await response.json(content_type=None)
+    assert body["phoneNumbers"] == [{**phone, "primary": True}]

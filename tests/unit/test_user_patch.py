@@ -120,6 +120,27 @@ def test_rfc_add_with_path_appends_and_never_duplicates():
     assert patch(once, op("add", path("emails"), [same_but_case])) == once
 
 
+@pytest.mark.parametrize(
+    ("attribute", "held", "added"),
+    [
+        ("emails", {"value": "babs@jensen.org", "type": "home"}, {"primary": True}),
+        ("emails", {"value": "babs@jensen.org", "type": "home"}, {"display": "Babs"}),
+        (
+            "addresses",
+            {"type": "work", "streetAddress": "100 Universal City Plaza"},
+            {"primary": True},
+        ),
+    ],
+)
+def test_adding_a_held_value_again_merges_what_it_says(attribute, held, added):
+    # RFC 7644 §3.5.2.1: a value already there is not added twice.
+    result = patch(BJENSEN, op("add", path(attribute), [{**held, **added}]))
+    assert len(result[attribute]) == len(BJENSEN[attribute])
+    assert {**held, **added} in result[attribute]
+    if added.get("primary"):
+        assert [e.get("primary") for e in result[attribute]].count(True) == 1
+
+
 def test_rfc_replace_name_keeps_other_sub_attributes():
     result = patch(BJENSEN, op("replace", path("name"), {"givenName": "Babs"}))
     assert result["name"] == {"givenName": "Babs", "familyName": "Jensen"}
