@@ -1,5 +1,7 @@
 import asyncio
 import secrets
+import uuid
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -48,3 +50,69 @@ async def test_every_index_and_key_leads_with_org_id(db_pool: asyncpg.Pool) -> N
     )
     assert rows
     assert {r["index"]: r["first_column"] for r in rows} == {r["index"]: "org_id" for r in rows}
+
+
+_MICROS = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
+_MILLIS = _MICROS.replace(microsecond=678000)
+
+
+async def _database_before(postgres_dsn: str, version: str) -> tuple[asyncpg.Connection, str]:
+    """A new database with the migrations before `version` applied, as a release had them."""
+    name = f"graphos_scim_old_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(postgres_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(_with_database(postgres_dsn, name))
+    await conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY)")
+    for earlier, sql in migration_files():
+        if earlier < version:
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_migrations VALUES ($1)", earlier)
+    return conn, name
+
+
+async def test_timestamps_are_stored_as_they_are_returned(postgres_dsn: str) -> None:
+    # SCIM shows milliseconds (issue 9): rows written before 0005 held microseconds.
+    conn, name = await _database_before(postgres_dsn, "0005")
+    try:
+        await conn.execute("INSERT INTO orgs (org_id, name) VALUES ('old', 'Old')")
+        user_id, group_id = uuid.uuid4(), uuid.uuid4()
+        await conn.execute(
+            "INSERT INTO users (org_id, id, user_name, document, created, last_modified)"
+            " VALUES ('old', $1, 'u@old.test', '{}', $2, $2)",
+            user_id,
+            _MICROS,
+        )
+        await conn.execute(
+            "INSERT INTO groups (org_id, id, display_name, created, last_modified)"
+            " VALUES ('old', $1, 'G', $2, $2)",
+            group_id,
+            _MICROS,
+        )
+        await conn.execute(
+            "INSERT INTO list_walks (org_id, walk_key, start_index, last_created, last_id)"
+            " VALUES ('old', 'k', 101, $1, $2)",
+            _MICROS,
+            user_id,
+        )
+        assert await migrate(conn) == ["0005_millisecond_timestamps"]
+        rows = await conn.fetch(
+            "SELECT created, last_modified FROM users"
+            " UNION ALL SELECT created, last_modified FROM groups"
+        )
+        assert [tuple(row) for row in rows] == [(_MILLIS, _MILLIS)] * 2
+        assert await conn.fetchval("SELECT count(*) FROM list_walks") == 0
+        # Written since, in any way: at milliseconds too.
+        await conn.execute("UPDATE users SET last_modified = $1", _MICROS)
+        await conn.execute("UPDATE groups SET last_modified = clock_timestamp()")
+        stamps = await conn.fetch(
+            "SELECT last_modified FROM users UNION ALL SELECT last_modified FROM groups"
+        )
+        assert [s["last_modified"].microsecond % 1000 for s in stamps] == [0, 0]
+    finally:
+        await conn.close()
+        admin = await asyncpg.connect(postgres_dsn)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()
