@@ -361,6 +361,31 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/gateway/test_list_totals.py",),
         why="totalResults keeps counting deleted users",
     ),
+    # --- Values as clients see them (issue 9) -------------------------------
+    Mutant(
+        name="timestamps-stored-at-microseconds",
+        path="identity_svc/migrations/0005_millisecond_timestamps.sql",
+        find="    NEW.created := date_trunc('milliseconds', NEW.created);\n",
+        replace="",
+        tests=("tests/gateway/test_datetime_filters.py",),
+        why="meta.created le the value returned misses the resource it came from",
+    ),
+    Mutant(
+        name="indexed-values-counted-in-characters-only",
+        path="identity_svc/domain/limits.py",
+        find="    if len(value.encode()) > MAX_INDEXED_BYTES:",
+        replace="    if False:",
+        tests=("tests/gateway/test_multibyte_values.py",),
+        why="1,000 CJK characters reach the index and fail as an unnamed value",
+    ),
+    Mutant(
+        name="every-filtered-replace-adds",
+        path="identity_svc/domain/user_patch.py",
+        find="        creates = creates and _is_entra_work_email(target)\n",
+        replace="        creates = creates and True\n",
+        tests=("tests/gateway/test_patch_targets.py",),
+        why="a replace through a filter that matches nothing adds a value instead of noTarget",
+    ),
     # --- Failures are mapped, once per boundary (SPEC §7) --------------------
     Mutant(
         name="deadline-not-503",
@@ -385,6 +410,14 @@ MUTANTS: tuple[Mutant, ...] = (
         replace="",
         tests=("tests/gateway/test_resilience.py",),
         why="Postgres going away mid-write answers 500 instead of 503",
+    ),
+    Mutant(
+        name="program-limit-internal",
+        path="identity_svc/interceptors.py",
+        find="        if isinstance(exc, _TOO_LARGE):",
+        replace="        if False:",
+        tests=("tests/gateway/test_multibyte_values.py",),
+        why="a value Postgres cannot index answers 500 instead of 400 invalidValue",
     ),
     Mutant(
         name="uniqueness-not-409",
