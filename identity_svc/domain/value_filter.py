@@ -38,8 +38,9 @@ def compile_value_filter(expression: identity_pb2.Filter, attribute: Attribute) 
 def equality_template(expression: identity_pb2.Filter) -> dict[str, Any]:
     """Return {sub-attribute: value} for `a eq x [and b eq y ...]`, else {}.
 
-    Used to build the element a filter describes (Entra's replace of
-    `emails[type eq "work"].value` on a user without a work email).
+    Used to build the element a filter describes when it matches nothing: an
+    add through it, or Entra's replace of `emails[type eq "work"].value` on a
+    user without a work email.
     """
     kind = expression.WhichOneof("expression")
     if kind == "and":
