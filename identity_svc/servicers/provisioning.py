@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
-from identity_svc.domain.errors import TooMany
+from identity_svc.domain.errors import InvalidValue, TooMany
 from identity_svc.domain.models import Group, Page
 from identity_svc.servicers.context import expected, writer
 from identity_svc.services import groups, keys, users
@@ -228,6 +228,8 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
     async def ListGroupMembers(
         self, request: pb.ListGroupMembersRequest, context: Ctx
     ) -> pb.ListGroupMembersResponse:
+        if request.count < 0:  # 0 already means "the server's page size"
+            raise InvalidValue("count must not be negative (0 asks for the server's page size)")
         count = request.count or self._max_page_size
         if count > self._max_page_size:
             raise TooMany(f"at most {self._max_page_size} members a page")
