@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.auth import auth_middleware
+from gateway.cursors import CursorSeal
 from gateway.identity_client import IdentityClient, open_channel
 from gateway.key_cache import Clock, KeyCache
-from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
+from gateway.keys import CURSORS, IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
 from gateway.metrics import METRICS, GatewayMetrics, metrics_middleware
 from gateway.rate_limit import RateLimiter
 from gateway.readiness import Readiness
@@ -28,8 +29,14 @@ async def _identity_channel(app: web.Application) -> AsyncIterator[None]:
     await channel.close()
 
 
-def create_app(settings: Settings, clock: Clock = time.monotonic) -> web.Application:
-    """The gateway; `clock` times key trust and rate limits (tests pass a fake one)."""
+def create_app(
+    settings: Settings, clock: Clock = time.monotonic, wall_clock: Clock = time.time
+) -> web.Application:
+    """The gateway; tests pass fake clocks.
+
+    `clock` times key trust and rate limits within this process; `wall_clock`
+    dates cursors, which any replica may be asked to honour.
+    """
     # Metrics are outermost, so they count every answer; error handling is
     # next, so auth failures are SCIM errors too.
     app = web.Application(
@@ -43,6 +50,7 @@ def create_app(settings: Settings, clock: Clock = time.monotonic) -> web.Applica
     app[RATE_LIMITER] = RateLimiter(
         settings.rate_limit_per_second, settings.rate_limit_burst, clock
     )
+    app[CURSORS] = CursorSeal(settings.cursor_key(), settings.cursor_timeout_seconds, wall_clock)
     app.cleanup_ctx.append(_identity_channel)
     # Revoked keys leave the cache the moment their event arrives (SPEC §6).
     app.cleanup_ctx.append(watch_revocations)

@@ -61,9 +61,17 @@ class TooMany(ScimError):
     scim_type = "tooMany"
 
 
+# RFC 9865 §2.1, Table 3: the pagination errors.
 class InvalidCursor(ScimError):
-    # RFC 9865 §4
     scim_type = "invalidCursor"
+
+
+class ExpiredCursor(ScimError):
+    scim_type = "expiredCursor"
+
+
+class InvalidCount(ScimError):
+    scim_type = "invalidCount"
 
 
 class InvalidVersion(ScimError):

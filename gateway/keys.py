@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.cursors import CursorSeal
 from gateway.identity_client import IdentityClient
 from gateway.key_cache import KeyCache
 from gateway.rate_limit import RateLimiter
@@ -15,3 +16,4 @@ IDENTITY = web.AppKey("identity", IdentityClient)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 READINESS = web.AppKey("readiness", Readiness)
+CURSORS = web.AppKey("cursors", CursorSeal)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,10 @@ from identity_api.client_tls import IdentityTls, TlsConfigError
 
 class ConfigError(ValueError):
     """The environment does not describe a runnable gateway."""
+
+
+# Below this, a cursor secret is guessable enough to forge cursors with.
+MIN_CURSOR_SECRET_CHARS = 32
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
@@ -36,6 +42,23 @@ def log_format(env: Mapping[str, str]) -> str:
     if value not in ("json", "text"):
         raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
     return value
+
+
+def _cursor_timeout(env: Mapping[str, str]) -> int:
+    # RFC 9865 §4: cursorTimeout is a positive integer.
+    timeout = _number(env, "SCIM_CURSOR_TIMEOUT_SECONDS", 3600)
+    if timeout < 1 or timeout != int(timeout):
+        raise ConfigError(f"SCIM_CURSOR_TIMEOUT_SECONDS must be a whole number ≥ 1, got {timeout}")
+    return int(timeout)
+
+
+def _cursor_secret(env: Mapping[str, str]) -> str:
+    secret = env.get("SCIM_CURSOR_SECRET", "")
+    if secret and len(secret) < MIN_CURSOR_SECRET_CHARS:
+        raise ConfigError(
+            f"SCIM_CURSOR_SECRET must be at least {MIN_CURSOR_SECRET_CHARS} characters"
+        )
+    return secret
 
 
 @dataclass(frozen=True)
@@ -71,6 +94,25 @@ class Settings:
     drain_seconds: float = 20.0
     # "json" (one object per line) or "text".
     log_format: str = "json"
+    # RFC 9865 cursorTimeout: a cursor is honoured this long after its page.
+    cursor_timeout_seconds: int = 3600
+    # Signs cursors; unset, a key derived from service_token does (see cursor_key).
+    cursor_secret: str = ""
+
+    def cursor_key(self) -> bytes:
+        """The HMAC key of cursors, the same on every replica.
+
+        SCIM_CURSOR_SECRET if set, else derived from IDENTITY_SERVICE_TOKEN,
+        which every replica already shares; a replica's own random key would
+        refuse the cursors its peers issued.
+        """
+        secret = self.cursor_secret or self.service_token
+        if not secret:
+            raise ConfigError(
+                "SCIM_CURSOR_SECRET is required when the gateway has no IDENTITY_SERVICE_TOKEN: "
+                "every replica must verify the cursors the others sign"
+            )
+        return hmac.new(secret.encode(), b"graphos-scim cursor key v1", hashlib.sha256).digest()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -88,7 +130,7 @@ class Settings:
         port = int(_number(env, "GATEWAY_PORT", 8080))
         # Unset, the public origin is where we listen (http://127.0.0.1:8080).
         public_url = env.get("SCIM_PUBLIC_URL") or f"http://{host}:{port}"
-        return cls(
+        settings = cls(
             identity_addr=env.get("IDENTITY_ADDR", "127.0.0.1:50051"),
             service_token=token,
             host=host,
@@ -107,4 +149,8 @@ class Settings:
             shutdown_delay_seconds=_number(env, "SHUTDOWN_DELAY_SECONDS", 5.0),
             drain_seconds=_number(env, "GATEWAY_DRAIN_SECONDS", 20.0),
             log_format=log_format(env),
+            cursor_timeout_seconds=_cursor_timeout(env),
+            cursor_secret=_cursor_secret(env),
         )
+        settings.cursor_key()  # fail at startup, not on the first cursor
+        return settings

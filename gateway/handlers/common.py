@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -11,8 +12,9 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.auth import KEY_ID
+from gateway.cursors import CursorQuery
 from gateway.identity_client import IdentityClient
-from gateway.keys import IDENTITY, SETTINGS
+from gateway.keys import CURSORS, IDENTITY, SETTINGS
 from gateway.responses import REQUEST_ID, scim_json, stream_json
 from gateway.scim.filter import parse_attribute_path, parse_filter
 from gateway.scim.projection import Projection
@@ -23,6 +25,8 @@ SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 # startIndex travels as int32; anything past it is past the end anyway.
 _MAX_START_INDEX = 2**31 - 1
+# An integer as a query string spells it: ASCII digits only (int() also takes "1_0").
+_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 # SCIM resources nest a few levels; deeper bodies are refused before they
 # reach protobuf (which decodes at most 100 levels) or Python's recursion limit.
 MAX_JSON_DEPTH = 32
@@ -142,9 +146,10 @@ async def listing(
     first = await anext(chunks)  # what fails before the first chunk is still a SCIM error
     head = first.head
     if params.by_cursor:
-        envelope = list_response(
-            [], head.total_results, None, head.next_cursor, head.previous_cursor
+        after, before = (
+            seal_cursor(request, params, c) for c in (head.next_cursor, head.previous_cursor)
         )
+        envelope = list_response([], head.total_results, None, after, before)
     else:
         envelope = list_response([], head.total_results, head.start_index)
     envelope["itemsPerPage"] = head.items
@@ -174,17 +179,26 @@ class ListParams:
     sort: pb.SortOrder | None
     page: pb.Page
     projection: Projection
-    by_cursor: bool
+    # Cursor pages (RFC 9865): the query their cursors are sealed for.
+    cursor_query: CursorQuery | None = None
+
+    @property
+    def by_cursor(self) -> bool:
+        return self.cursor_query is not None
 
 
-def _int(params: Mapping[str, Any], name: str) -> int | None:
+def _int(
+    params: Mapping[str, Any], name: str, error: type[errors.ScimError] = errors.InvalidValue
+) -> int | None:
     raw = params.get(name)
     if raw is None or raw == "":
         return None
-    try:
+    # A JSON body carries a number, a query string its digits; true is no count.
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and _INTEGER.fullmatch(raw):
         return int(raw)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise errors.InvalidValue(f"{name} must be an integer") from exc
+    raise error(f"{name} must be an integer")
 
 
 def _text(params: Mapping[str, Any], name: str) -> str | None:
@@ -198,20 +212,43 @@ def _text(params: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def _page(params: Mapping[str, Any], max_page_size: int) -> tuple[pb.Page, bool]:
+def _index_page(params: Mapping[str, Any], max_page_size: int) -> pb.Page:
+    """RFC 7644 §3.4.2.4: a negative count is 0, a larger one than we serve is capped."""
     count = _int(params, "count")
-    if count is not None:
-        count = max(0, min(count, max_page_size))
-    if "cursor" in params:  # RFC 9865: an empty cursor asks for the first page
-        cursor = pb.CursorPage(cursor=_text(params, "cursor") or "")
-        if count is not None:
-            cursor.count = count
-        return pb.Page(cursor=cursor), True
+    # Sent even when absent, so that defaultPageSize is what we advertise.
+    count = max_page_size if count is None else max(0, min(count, max_page_size))
     start = min(max(1, _int(params, "startIndex") or 1), _MAX_START_INDEX)
-    index = pb.IndexPage(start_index=start)
-    if count is not None:
-        index.count = count
-    return pb.Page(index=index), False
+    return pb.Page(index=pb.IndexPage(start_index=start, count=count))
+
+
+def _cursor_count(params: Mapping[str, Any], max_page_size: int) -> int:
+    """RFC 9865 §2: a negative count is 0; §2.1: above maxPageSize it is invalidCount."""
+    count = _int(params, "count", errors.InvalidCount)
+    if count is None:
+        return max_page_size
+    if count > max_page_size:
+        raise errors.InvalidCount(f"count must be between 0 and maxPageSize ({max_page_size})")
+    return max(0, count)
+
+
+def _cursor_page(request: web.Request, query: CursorQuery, params: Mapping[str, Any]) -> pb.Page:
+    count = _cursor_count(params, request.app[SETTINGS].max_page_size)
+    cursor = params["cursor"]
+    if cursor is None:  # a .search body's null: no cursor yet, like ""
+        cursor = ""
+    if not isinstance(cursor, str):
+        raise errors.InvalidCursor("cursor must be a string")
+    # RFC 9865 §2: an empty cursor asks for the first page.
+    position = request.app[CURSORS].open(query, count, cursor) if cursor else ""
+    return pb.Page(cursor=pb.CursorPage(cursor=position, count=count))
+
+
+def seal_cursor(request: web.Request, params: ListParams, position: str) -> str:
+    """The client's cursor for the identity service's `position`; "" where there is none."""
+    if not position or params.cursor_query is None:
+        return ""
+    count = params.page.cursor.count
+    return request.app[CURSORS].seal(params.cursor_query, count, position)
 
 
 def _sort(params: Mapping[str, Any]) -> pb.SortOrder | None:
@@ -224,28 +261,32 @@ def _sort(params: Mapping[str, Any]) -> pb.SortOrder | None:
     return pb.SortOrder(by=parse_attribute_path(by), descending=order == "descending")
 
 
-def list_params(params: Mapping[str, Any], max_page_size: int) -> ListParams:
-    """Query parameters (GET) or a SearchRequest body (POST .search)."""
+def list_params(request: web.Request, params: Mapping[str, Any], resource: str) -> ListParams:
+    """A listing of `resource`'s query parameters (GET) or SearchRequest body (POST .search).
+
+    Without `cursor` it pages by index, our defaultPaginationMethod; with one,
+    by cursor (RFC 9865), whose cursors belong to this org, resource and query.
+    """
     text = _text(params, "filter")
-    page, by_cursor = _page(params, max_page_size)
-    return ListParams(
-        filter=parse_filter(text) if text else None,
-        sort=_sort(params),
-        page=page,
-        projection=Projection.from_params(
-            _text(params, "attributes"), _text(params, "excludedAttributes")
-        ),
-        by_cursor=by_cursor,
+    filter_ = parse_filter(text) if text else None
+    sort = _sort(params)
+    projection = Projection.from_params(
+        _text(params, "attributes"), _text(params, "excludedAttributes")
     )
+    if "cursor" not in params:
+        page = _index_page(params, request.app[SETTINGS].max_page_size)
+        return ListParams(filter_, sort, page, projection)
+    query = CursorQuery(org_id(request), resource, filter_, sort)
+    return ListParams(filter_, sort, _cursor_page(request, query, params), projection, query)
 
 
-async def search_params(request: web.Request) -> ListParams:
-    """The parameters of a POST .search (RFC 7644 §3.4.3)."""
+async def search_params(request: web.Request, resource: str) -> ListParams:
+    """The parameters of a POST .search (RFC 7644 §3.4.3; cursors, RFC 9865 §3)."""
     body = await read_object(request)
     schemas = body.get("schemas")
     if not isinstance(schemas, list) or SEARCH_REQUEST_SCHEMA not in schemas:
         raise errors.InvalidSyntax(f"a search request must declare {SEARCH_REQUEST_SCHEMA}")
-    return list_params(body, request.app[SETTINGS].max_page_size)
+    return list_params(request, body, resource)
 
 
 def projection(request: web.Request) -> Projection:

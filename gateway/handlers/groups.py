@@ -96,11 +96,11 @@ async def _listing(request: web.Request, params: ListParams) -> web.StreamRespon
 
 
 async def list_groups(request: web.Request) -> web.StreamResponse:
-    return await _listing(request, list_params(request.query, request.app[SETTINGS].max_page_size))
+    return await _listing(request, list_params(request, request.query, "Groups"))
 
 
 async def search_groups(request: web.Request) -> web.StreamResponse:
-    return await _listing(request, await search_params(request))
+    return await _listing(request, await search_params(request, "Groups"))
 
 
 def _group_response(

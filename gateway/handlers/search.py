@@ -1,6 +1,7 @@
 """POST /.search at the org root (RFC 7644 §3.4.3): Users, then Groups.
 
-One index walks the concatenation: Users first, then Groups. A filter that
+One order walks the concatenation, Users first, then Groups, by index or by
+cursor (RFC 9865, forward only). A filter that
 names an attribute only one resource type has matches nothing of the other.
 Users carry their groups and groups their members unless the projection
 leaves them out (both are returned by default, RFC 7643 §4).
@@ -14,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
-from gateway.handlers.common import base_url, org_id, search_params, stream
+from gateway.handlers.common import ListParams, base_url, org_id, seal_cursor, search_params, stream
 from gateway.handlers.groups import member_inclusion
 from gateway.responses import scim_json
 from gateway.scim.resources import group_resource, list_response, user_resource
@@ -40,48 +41,122 @@ async def _listed(request: web.Request, method: str, message: Any, field: str) -
     return _Listed(first.head, resources)
 
 
+def _users_request(request: web.Request, params: ListParams, page: pb.Page) -> pb.ListUsersRequest:
+    return pb.ListUsersRequest(
+        org_id=org_id(request),
+        filter=params.filter,
+        page=page,
+        include_groups=params.projection.wants("groups"),
+        json_document=True,
+    )
+
+
+def _groups_request(
+    request: web.Request, params: ListParams, page: pb.Page
+) -> pb.ListGroupsRequest:
+    return pb.ListGroupsRequest(
+        org_id=org_id(request),
+        filter=params.filter,
+        page=page,
+        members=member_inclusion(request, params.projection.wants("members")),
+    )
+
+
+def _answer(
+    request: web.Request,
+    params: ListParams,
+    users: list[pb.User],
+    groups: list[pb.Group],
+    total: int,
+    start_index: int | None,
+    next_cursor: str = "",
+) -> web.Response:
+    base = base_url(request)
+    resources = [params.projection.apply(user_resource(u, base)) for u in users]
+    resources += [params.projection.apply(group_resource(g, base)) for g in groups]
+    return scim_json(list_response(resources, total, start_index, next_cursor))
+
+
+def _total(listed: _Listed | None) -> int:
+    return listed.head.total_results if listed else 0
+
+
 async def search_all(request: web.Request) -> web.Response:
-    params = await search_params(request)
-    if params.by_cursor:
-        raise errors.InvalidValue("cursor pagination is not supported by the root .search")
+    params = await search_params(request, ".search")
+    by = _by_cursor if params.by_cursor else _by_index
+    return await by(request, params)
+
+
+async def _by_index(request: web.Request, params: ListParams) -> web.Response:
     index = params.page.index
-    start = index.start_index
-    count = index.count if index.HasField("count") else None
-    users_page = pb.Page(index=pb.IndexPage(start_index=start, count=count))
+    start, count = index.start_index, index.count
     users = await _listed(
         request,
         "StreamUsers",
-        pb.ListUsersRequest(
-            org_id=org_id(request),
-            filter=params.filter,
-            page=users_page,
-            include_groups=params.projection.wants("groups"),
-            json_document=True,
+        _users_request(
+            request, params, pb.Page(index=pb.IndexPage(start_index=start, count=count))
         ),
         "users",
     )
-    users_total = users.head.total_results if users else 0
     found = users.resources if users else []
-    remaining = None if count is None else max(0, count - len(found))
-    groups_page = pb.IndexPage(start_index=max(1, start - users_total))
-    if remaining is not None:
-        groups_page.count = remaining
+    groups_page = pb.IndexPage(start_index=max(1, start - _total(users)), count=count - len(found))
     groups = await _listed(
         request,
         "StreamGroups",
-        pb.ListGroupsRequest(
-            org_id=org_id(request),
-            filter=params.filter,
-            page=pb.Page(index=groups_page),
-            members=member_inclusion(request, params.projection.wants("members")),
-        ),
+        _groups_request(request, params, pb.Page(index=groups_page)),
         "groups",
     )
     if users is None and groups is None:
         raise errors.InvalidFilter("the filter applies to neither Users nor Groups")
-    base = base_url(request)
-    resources = [params.projection.apply(user_resource(u, base)) for u in found]
-    if groups is not None and (start + len(found) > users_total):
-        resources += [params.projection.apply(group_resource(g, base)) for g in groups.resources]
-    total = users_total + (groups.head.total_results if groups else 0)
-    return scim_json(list_response(resources, total, start))
+    reached_groups = groups is not None and start + len(found) > _total(users)
+    listed_groups = groups.resources if groups and reached_groups else []
+    return _answer(request, params, found, listed_groups, _total(users) + _total(groups), start)
+
+
+# A root cursor's position: the phase it is in, then that listing's position.
+_IN_USERS, _IN_GROUPS = "u", "g"
+
+
+async def _by_cursor(request: web.Request, params: ListParams) -> web.Response:
+    """A cursor page of Users then Groups (RFC 9865), forward only.
+
+    No previousCursor (optional, RFC 9865 §2): a page before the first group
+    would be the last users, a position no listing's cursor names.
+    """
+    page = params.page.cursor
+    phase, position = (page.cursor[:1], page.cursor[1:]) if page.cursor else (_IN_USERS, "")
+    in_users = phase == _IN_USERS
+    users_cursor = pb.CursorPage(
+        cursor=position if in_users else "", count=page.count if in_users else 0
+    )
+    users = await _listed(
+        request,
+        "StreamUsers",
+        _users_request(request, params, pb.Page(cursor=users_cursor)),
+        "users",
+    )
+    found = users.resources if users else []
+    more_users = users.head.next_cursor if users else ""
+    remaining = 0 if more_users else page.count - len(found)
+    groups_cursor = pb.CursorPage(cursor="" if in_users else position, count=remaining)
+    groups = await _listed(
+        request,
+        "StreamGroups",
+        _groups_request(request, params, pb.Page(cursor=groups_cursor)),
+        "groups",
+    )
+    if users is None and groups is None:
+        raise errors.InvalidFilter("the filter applies to neither Users nor Groups")
+    listed_groups = groups.resources if groups else []
+    if more_users:
+        after = _IN_USERS + more_users
+    elif groups and groups.head.next_cursor:
+        after = _IN_GROUPS + groups.head.next_cursor
+    elif in_users and page.count and remaining == 0 and _total(groups):
+        after = _IN_GROUPS  # the users filled this page exactly: the groups from their first
+    else:
+        after = ""
+    total = _total(users) + _total(groups)
+    return _answer(
+        request, params, found, listed_groups, total, None, seal_cursor(request, params, after)
+    )

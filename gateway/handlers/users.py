@@ -26,7 +26,6 @@ from gateway.handlers.common import (
     with_version,
     writer,
 )
-from gateway.keys import SETTINGS
 from gateway.scim.patch import coerce_user_booleans, parse_patch_request
 from gateway.scim.resources import etag, user_location, user_resource
 from identity_api.v1 import identity_pb2 as pb
@@ -60,11 +59,11 @@ async def _listing(request: web.Request, params: ListParams) -> web.StreamRespon
 
 
 async def list_users(request: web.Request) -> web.StreamResponse:
-    return await _listing(request, list_params(request.query, request.app[SETTINGS].max_page_size))
+    return await _listing(request, list_params(request, request.query, "Users"))
 
 
 async def search_users(request: web.Request) -> web.StreamResponse:
-    return await _listing(request, await search_params(request))
+    return await _listing(request, await search_params(request, "Users"))
 
 
 def _user_response(request: web.Request, user: pb.User, status: int = 200) -> web.Response:

@@ -136,13 +136,16 @@ def service_provider_config(settings: Settings, base_url: str) -> dict[str, Any]
         "changePassword": {"supported": False},
         "sort": {"supported": True},
         "etag": {"supported": True},
-        # RFC 9865 §5
+        # RFC 9865 §4. Index stays the default (§2.4: what clients of
+        # RFC 7644 expect); both methods page every listing, the root .search
+        # included. A cursor is honoured cursorTimeout seconds after its page.
         "pagination": {
             "cursor": True,
             "index": True,
             "defaultPaginationMethod": "index",
             "defaultPageSize": settings.max_page_size,
             "maxPageSize": settings.max_page_size,
+            "cursorTimeout": settings.cursor_timeout_seconds,
         },
         "authenticationSchemes": [
             {

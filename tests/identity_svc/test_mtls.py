@@ -265,8 +265,10 @@ async def test_the_gateway_talks_to_the_service_by_its_certificate_alone(pki, mt
     async with _channel(pki, mtls_server, pki.operator) as operator:
         tenant = await onboard(operator)
     settings = gateway_settings.Settings(
-        # No service token: the client certificate is the credential.
+        # No service token: the client certificate is the credential, and
+        # cursors need a secret of their own.
         identity_addr=mtls_server,
+        cursor_secret="mtls-only-cursor-secret-0123456789abcdef",
         identity_tls=IdentityTls(
             ca_file=pki.ca_file,
             cert_file=pki.service.cert_file,

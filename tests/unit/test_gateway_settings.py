@@ -1,6 +1,6 @@
 import pytest
 
-from gateway.settings import ConfigError, Settings
+from gateway.settings import MIN_CURSOR_SECRET_CHARS, ConfigError, Settings
 from identity_api.client_tls import IdentityTls
 
 
@@ -49,6 +49,7 @@ def test_a_client_certificate_replaces_the_service_token(pem):
             "IDENTITY_TLS_CERT_FILE": pem["cert"],
             "IDENTITY_TLS_KEY_FILE": pem["key"],
             "IDENTITY_TLS_SERVER_NAME": "identity-svc",
+            "SCIM_CURSOR_SECRET": "c" * MIN_CURSOR_SECRET_CHARS,
         }
     )
     assert settings.service_token == ""
@@ -98,3 +99,37 @@ def test_shutdown_and_log_settings():
     assert (set_.shutdown_delay_seconds, set_.drain_seconds, set_.log_format) == (0, 3.5, "text")
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t", "LOG_FORMAT": "xml"})
+
+
+def test_cursor_timeout_defaults_to_an_hour_and_must_be_a_positive_whole_number():
+    assert Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t"}).cursor_timeout_seconds == 3600
+    set_ = Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t", "SCIM_CURSOR_TIMEOUT_SECONDS": "60"})
+    assert set_.cursor_timeout_seconds == 60
+    for bad in ("0", "-5", "1.5"):
+        with pytest.raises(ConfigError, match="SCIM_CURSOR_TIMEOUT_SECONDS"):
+            Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t", "SCIM_CURSOR_TIMEOUT_SECONDS": bad})
+
+
+def test_every_replica_derives_the_same_cursor_key():
+    one = Settings.from_env({"IDENTITY_SERVICE_TOKEN": "shared-token"})
+    other = Settings.from_env({"IDENTITY_SERVICE_TOKEN": "shared-token", "GATEWAY_PORT": "9"})
+    assert one.cursor_key() == other.cursor_key()
+    # Derived, never the token itself; an explicit secret takes precedence.
+    assert b"shared-token" not in one.cursor_key()
+    secret = "s" * MIN_CURSOR_SECRET_CHARS
+    explicit = Settings.from_env(
+        {"IDENTITY_SERVICE_TOKEN": "shared-token", "SCIM_CURSOR_SECRET": secret}
+    )
+    assert explicit.cursor_key() not in (one.cursor_key(), b"")
+
+
+def test_without_a_service_token_cursors_need_their_own_secret(pem):
+    env = {
+        "IDENTITY_TLS_CA_FILE": pem["ca"],
+        "IDENTITY_TLS_CERT_FILE": pem["cert"],
+        "IDENTITY_TLS_KEY_FILE": pem["key"],
+    }
+    with pytest.raises(ConfigError, match="SCIM_CURSOR_SECRET is required"):
+        Settings.from_env(env)
+    with pytest.raises(ConfigError, match="at least 32"):
+        Settings.from_env({**env, "SCIM_CURSOR_SECRET": "short"})
