@@ -352,6 +352,47 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/identity_svc/test_list_walks.py",),
         why="a filtered walk's position is used by an unfiltered one",
     ),
+    # --- RFC 9865 cursors: signed, dated, bound to their org, query and count
+    Mutant(
+        name="cursor-never-expires",
+        path="gateway/cursors.py",
+        find="if self._clock() - issued > self._timeout:",
+        replace="if False:",
+        tests=("tests/gateway/test_cursors.py",),
+        why="cursorTimeout is advertised but a cursor is honoured forever",
+    ),
+    Mutant(
+        name="cursor-unsigned",
+        path="gateway/cursors.py",
+        find="if len(body) < _HEAD.size or not hmac.compare_digest(tag, self._tag(query, body)):",
+        replace="if len(body) < _HEAD.size:",
+        tests=("tests/gateway/test_cursors.py",),
+        why="a client forges cursors, or pushes back their issue time past cursorTimeout",
+    ),
+    Mutant(
+        name="cursor-not-bound-to-its-org",
+        path="gateway/cursors.py",
+        find="            self.org_id.encode(),\n",
+        replace='            b"",\n',
+        tests=("tests/gateway/test_cursors.py",),
+        why="another org's cursor is a valid position, not answered like a made-up one",
+    ),
+    Mutant(
+        name="cursor-count-unchecked",
+        path="gateway/cursors.py",
+        find="if count != issued_count:",
+        replace="if False:",
+        tests=("tests/gateway/test_cursors.py",),
+        why="a cursor page with another count than its first page's is not invalidCount",
+    ),
+    Mutant(
+        name="cursor-count-capped",
+        path="gateway/handlers/common.py",
+        find="    if count > max_page_size:\n        raise errors.InvalidCount(",
+        replace="    if False:\n        raise errors.InvalidCount(",
+        tests=("tests/gateway/test_cursors.py",),
+        why="a cursor count above maxPageSize is served instead of invalidCount",
+    ),
     # --- totalResults from counters, right after every write (SPEC §3, §8) --
     Mutant(
         name="user-count-ignores-deletes",
