@@ -14,6 +14,7 @@ from typing import Any
 import grpc
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from scim2_models import ServiceProviderConfig
 
 from gateway.app import create_app
 from gateway.revocations import REVOCATIONS
@@ -89,6 +90,10 @@ async def test_service_provider_config_says_exactly_how_we_page(timed, tenant):
         "maxPageSize": 100,
         "cursorTimeout": TIMEOUT,
     }
+    # And as python-scim's model of RFC 9865 §4 reads it.
+    pagination = ServiceProviderConfig.model_validate(spc).pagination
+    assert pagination is not None
+    assert (pagination.cursor_timeout, pagination.default_pagination_method) == (TIMEOUT, "index")
 
 
 async def test_the_default_page_size_is_the_advertised_one(http, tenant):
