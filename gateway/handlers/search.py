@@ -148,15 +148,19 @@ async def _by_cursor(request: web.Request, params: ListParams) -> web.Response:
     if users is None and groups is None:
         raise errors.InvalidFilter("the filter applies to neither Users nor Groups")
     listed_groups = groups.resources if groups else []
-    if more_users:
-        after = _IN_USERS + more_users
-    elif groups and groups.head.next_cursor:
-        after = _IN_GROUPS + groups.head.next_cursor
-    elif in_users and page.count and remaining == 0 and _total(groups):
-        after = _IN_GROUPS  # the users filled this page exactly: the groups from their first
-    else:
-        after = ""
+    after = _after(more_users, groups, in_users and page.count > 0 and remaining == 0)
     total = _total(users) + _total(groups)
     return _answer(
         request, params, found, listed_groups, total, None, seal_cursor(request, params, after)
     )
+
+
+def _after(more_users: str, groups: _Listed | None, users_filled_the_page: bool) -> str:
+    """The root position after a page; "" when it was the last."""
+    if more_users:
+        return _IN_USERS + more_users
+    if groups and groups.head.next_cursor:
+        return _IN_GROUPS + groups.head.next_cursor
+    if users_filled_the_page and _total(groups):
+        return _IN_GROUPS  # the groups, from their first
+    return ""
