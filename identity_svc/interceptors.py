@@ -217,19 +217,18 @@ class _Guard:
         self._handled = functools.partial(GRPC_HANDLED.labels, service, name)
 
     async def _fail(self, context: Context, exc: Exception) -> None:
+        request_id = REQUEST_ID_VAR.get()
         if isinstance(exc, _TOO_LARGE):
             log.warning(
-                "over a database limit in %s [request %s]: %s", self.method, self.request_id, exc
+                "over a database limit in %s [request %s]: %s", self.method, request_id, exc
             )
             exc = errors.InvalidValue("a value is too large to be stored")
         if isinstance(exc, errors.DomainError):
             status = _status_for(exc)
             await context.abort(status.code, status.details, status.trailing_metadata)
         if isinstance(exc, _UNAVAILABLE):
-            request_id = REQUEST_ID_VAR.get()
             log.warning("database unavailable in %s [request %s]: %r", self.method, request_id, exc)
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the identity store is unavailable")
-        request_id = REQUEST_ID_VAR.get()
         log.error("unexpected error in %s [request %s]", self.method, request_id, exc_info=exc)
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
 
