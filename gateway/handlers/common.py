@@ -93,23 +93,12 @@ async def read_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def expected_version(request: web.Request) -> int | None:
-    """If-Match as a version; `*` or no header means any version."""
-    header = request.headers.get("If-Match")
-    if header is None or header.strip() == "*":
-        return None
-    version = parse_etag(header)
-    if version is None:
-        raise errors.PreconditionFailed("If-Match does not match the resource's version")
-    return version
-
-
 def none_match(request: web.Request, version: int) -> bool:
     """Whether If-None-Match names this version (or `*`)."""
     header = request.headers.get("If-None-Match")
     if header is None:
         return False
-    tags = [t.strip() for t in header.split(",")]
+    tags = _tags(header)
     return "*" in tags or any(parse_etag(t) == version for t in tags)
 
 
@@ -123,12 +112,39 @@ def with_version(message: MessageT, version: int | None) -> MessageT:
     return message
 
 
-async def refuse_if_none_match(
+def _tags(header: str) -> list[str]:
+    return [t.strip() for t in header.split(",") if t.strip()]
+
+
+async def preconditions(
     request: web.Request, current_version: Callable[[], Awaitable[int]]
-) -> None:
-    """If-None-Match on a write: 412 when it names the current version."""
-    if "If-None-Match" in request.headers and none_match(request, await current_version()):
+) -> int | None:
+    """A write's If-None-Match and If-Match (RFC 7232 §3.1-3.2): the version to expect.
+
+    412 when If-None-Match names the current version or If-Match names none of
+    them. One entity tag travels to the identity service, which checks it in
+    the write's own transaction; a list needs the current version first, which
+    then travels the same way, so a write between the two still gets 412.
+    """
+    known: list[int] = []
+
+    async def current() -> int:
+        if not known:
+            known.append(await current_version())
+        return known[0]
+
+    if "If-None-Match" in request.headers and none_match(request, await current()):
         raise errors.PreconditionFailed("the resource matches If-None-Match")
+    header = request.headers.get("If-Match")
+    tags = _tags(header) if header is not None else ["*"]
+    if "*" in tags:
+        return None
+    versions = {v for v in map(parse_etag, tags) if v is not None}
+    if len(tags) == 1 and versions:
+        return versions.pop()
+    if versions and (version := await current()) in versions:
+        return version
+    raise errors.PreconditionFailed("If-Match does not match the resource's version")
 
 
 async def listing(

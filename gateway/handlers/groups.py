@@ -17,14 +17,13 @@ from gateway.handlers.common import (
     ListParams,
     base_url,
     call,
-    expected_version,
     list_params,
     listing,
     none_match,
     org_id,
+    preconditions,
     projection,
     read_object,
-    refuse_if_none_match,
     resource_response,
     search_params,
     stream,
@@ -223,7 +222,7 @@ async def get_group(request: web.Request) -> web.StreamResponse:
     return _group_response(request, group, view)
 
 
-async def _refuse_if_none_match(request: web.Request) -> None:
+async def _preconditions(request: web.Request) -> int | None:
     async def version() -> int:
         group = await call(
             request,
@@ -232,13 +231,13 @@ async def _refuse_if_none_match(request: web.Request) -> None:
         )
         return int(group.meta.version)
 
-    await refuse_if_none_match(request, version)
+    return await preconditions(request, version)
 
 
 async def replace_group(request: web.Request) -> web.Response:
-    await _refuse_if_none_match(request)
+    version = await _preconditions(request)
     body = await read_object(request)
-    group = await replace(request, request.match_info["id"], body, expected_version(request))
+    group = await replace(request, request.match_info["id"], body, version)
     return _group_response(request, group, projection(request))
 
 
@@ -251,13 +250,12 @@ def _patched_response(request: web.Request, group: pb.Group, view: Projection) -
 
 
 async def patch_group(request: web.Request) -> web.Response:
-    await _refuse_if_none_match(request)
+    version = await _preconditions(request)
     body = await read_object(request)
-    group = await patch(request, request.match_info["id"], body, expected_version(request))
+    group = await patch(request, request.match_info["id"], body, version)
     return _patched_response(request, group, projection(request))
 
 
 async def delete_group(request: web.Request) -> web.Response:
-    await _refuse_if_none_match(request)
-    await delete(request, request.match_info["id"], expected_version(request))
+    await delete(request, request.match_info["id"], await _preconditions(request))
     return web.Response(status=204)

@@ -12,14 +12,13 @@ from gateway.handlers.common import (
     ListParams,
     base_url,
     call,
-    expected_version,
     list_params,
     listing,
     none_match,
     org_id,
+    preconditions,
     projection,
     read_object,
-    refuse_if_none_match,
     resource_response,
     search_params,
     stream,
@@ -136,11 +135,11 @@ async def _current(request: web.Request, include_groups: bool) -> pb.User:
     return user
 
 
-async def _refuse_if_none_match(request: web.Request) -> None:
+async def _preconditions(request: web.Request) -> int | None:
     async def version() -> int:
         return (await _current(request, include_groups=False)).meta.version
 
-    await refuse_if_none_match(request, version)
+    return await preconditions(request, version)
 
 
 async def create_user(request: web.Request) -> web.Response:
@@ -155,20 +154,19 @@ async def get_user(request: web.Request) -> web.Response:
 
 
 async def replace_user(request: web.Request) -> web.Response:
-    await _refuse_if_none_match(request)
+    version = await _preconditions(request)
     body = await read_object(request)
-    user = await replace(request, request.match_info["id"], body, expected_version(request))
+    user = await replace(request, request.match_info["id"], body, version)
     return _user_response(request, user)
 
 
 async def patch_user(request: web.Request) -> web.Response:
-    await _refuse_if_none_match(request)
+    version = await _preconditions(request)
     body = await read_object(request)
-    user = await patch(request, request.match_info["id"], body, expected_version(request))
+    user = await patch(request, request.match_info["id"], body, version)
     return _user_response(request, user)
 
 
 async def delete_user(request: web.Request) -> web.Response:
-    await _refuse_if_none_match(request)
-    await delete(request, request.match_info["id"], expected_version(request))
+    await delete(request, request.match_info["id"], await _preconditions(request))
     return web.Response(status=204)

@@ -125,3 +125,38 @@ async def test_if_none_match_on_the_current_version_is_304_on_get(http, tenant, 
     fresh = await http.get(url, headers=tenant.headers(**{"If-None-Match": 'W/"9"'}))
     assert fresh.status == 200
     assert (await fresh.json(content_type=None))["displayName"] == "Eng"
+
+
+@pytest.mark.parametrize("method", WRITES)
+async def test_an_if_match_list_naming_the_current_version_matches(http, tenant, method):
+    # RFC 7232 §3.1: If-Match holds if any of its entity tags matches.
+    group_id = await _create_group(http, tenant)
+    response = await _write(http, tenant, method, group_id, **{"If-Match": 'W/"7", W/"1"'})
+    assert response.status in (200, 204), await response.text()
+    status, _, name = await _current(http, tenant, group_id)
+    assert (status, name) == ((404, None) if method == "DELETE" else (200, "Renamed"))
+
+
+@pytest.mark.parametrize("method", WRITES)
+async def test_an_if_match_list_naming_other_versions_is_412_and_changes_nothing(
+    http, tenant, method
+):
+    group_id = await _create_group(http, tenant)
+    await _refused(await _write(http, tenant, method, group_id, **{"If-Match": 'W/"7", "8"'}))
+    assert await _current(http, tenant, group_id) == (200, 'W/"1"', "Eng")
+
+
+async def test_an_if_match_list_on_a_user_write_matches_any_of_its_tags(http, tenant):
+    created = await http.post(
+        f"{tenant.base}/Users",
+        json={"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "m@x.test"},
+        headers=tenant.headers(),
+    )
+    user_id = (await created.json(content_type=None))["id"]
+    body = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "title", "value": "T"}]}
+    url = f"{tenant.base}/Users/{user_id}"
+    stale = await http.patch(url, json=body, headers=tenant.headers(**{"If-Match": 'W/"5", W/"6"'}))
+    await _refused(stale)
+    fresh = await http.patch(url, json=body, headers=tenant.headers(**{"If-Match": 'W/"5", W/"1"'}))
+    assert fresh.status == 200, await fresh.text()
+    assert fresh.headers["ETag"] == 'W/"2"'
