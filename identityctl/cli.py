@@ -17,6 +17,7 @@ import grpc
 
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
+from identityctl.deprovisioning import add_deprovisioning_commands, brake_data, brake_text
 from identityctl.events import add_events_command
 from identityctl.render import (
     KEY_COLUMNS,
@@ -46,6 +47,7 @@ _REFUSALS = frozenset(
         grpc.StatusCode.PERMISSION_DENIED,
         grpc.StatusCode.NOT_FOUND,
         grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
 
@@ -109,7 +111,10 @@ def org_create(client: IdentityClient, args: argparse.Namespace, settings: Setti
 
 def org_show(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
     org = client.get_org(args.org)
-    return org_output(org, settings, f"Org {org.id}")
+    shown = org_output(org, settings, f"Org {org.id}")
+    brake = client.get_deprovisioning_brake(org.id)
+    data = {**shown.data, "deprovisioning": brake_data(brake)}
+    return Output(data, shown.text + brake_text(brake))
 
 
 def org_sso(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
@@ -316,6 +321,7 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     _add_key_commands(commands, common)
     _add_role_map_commands(commands, common)
     add_events_command(commands, common)
+    add_deprovisioning_commands(commands, common)
     return parser
 
 

@@ -175,3 +175,31 @@ class IdentityClient:
     def get_member(self, org_id: str, user_name: str) -> pb.OrgMember:
         request = pb.GetMemberRequest(org_id=org_id, user_name=user_name, include_groups=True)
         return self._call(self._directory.GetMember, request)
+
+    def get_deprovisioning_brake(self, org_id: str) -> pb.DeprovisioningBrake:
+        request = pb.GetDeprovisioningBrakeRequest(org_id=org_id)
+        return self._call(self._stub.GetDeprovisioningBrake, request)
+
+    def set_deprovisioning_brake(
+        self, brake: pb.DeprovisioningBrake, actor_email: str
+    ) -> pb.DeprovisioningBrake:
+        request = pb.SetDeprovisioningBrakeRequest(
+            context=new_context(admin_actor(actor_email)),
+            org_id=brake.org_id,
+            enabled=brake.enabled,
+            floor=brake.floor,
+            share_percent=brake.share_percent,
+            window_seconds=brake.window_seconds,
+        )
+        return self._call(self._stub.SetDeprovisioningBrake, request)
+
+    def release_deprovisioning_brake(
+        self, org_id: str, actor_email: str, *, allow: int, off_for_seconds: int
+    ) -> pb.DeprovisioningBrake:
+        request = pb.ReleaseDeprovisioningBrakeRequest(
+            context=new_context(admin_actor(actor_email)),
+            org_id=org_id,
+            allow=allow,
+            off_for_seconds=off_for_seconds,
+        )
+        return self._call(self._stub.ReleaseDeprovisioningBrake, request)

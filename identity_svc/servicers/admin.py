@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -10,8 +11,9 @@ import grpc
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
+from identity_svc.domain.brake import BrakeSettings
 from identity_svc.servicers.context import writer
-from identity_svc.services import keys, orgs, roles
+from identity_svc.services import brake, keys, orgs, roles
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -111,3 +113,32 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             convert.role_from_proto(request.role),
         )
         return convert.org_to_proto(org)
+
+    async def GetDeprovisioningBrake(
+        self, request: pb.GetDeprovisioningBrakeRequest, context: Ctx
+    ) -> pb.DeprovisioningBrake:
+        status = await brake.brake_status(self._pool, request.org_id)
+        return convert.brake_to_proto(request.org_id, status)
+
+    async def SetDeprovisioningBrake(
+        self, request: pb.SetDeprovisioningBrakeRequest, context: Ctx
+    ) -> pb.DeprovisioningBrake:
+        settings = BrakeSettings(
+            enabled=request.enabled,
+            floor=request.floor,
+            share_percent=request.share_percent,
+            window=timedelta(seconds=request.window_seconds),
+        )
+        status = await brake.configure_brake(
+            self._pool, writer(request.context, context), request.org_id, settings
+        )
+        return convert.brake_to_proto(request.org_id, status)
+
+    async def ReleaseDeprovisioningBrake(
+        self, request: pb.ReleaseDeprovisioningBrakeRequest, context: Ctx
+    ) -> pb.DeprovisioningBrake:
+        off_for = timedelta(seconds=request.off_for_seconds) if request.off_for_seconds else None
+        status = await brake.release_brake(
+            self._pool, writer(request.context, context), request.org_id, request.allow, off_for
+        )
+        return convert.brake_to_proto(request.org_id, status)

@@ -18,6 +18,7 @@ from identity_svc.domain.errors import PermissionDenied, VersionMismatch
 from identity_svc.domain.models import GroupRef, Page, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
+from identity_svc.services.brake import admit_deprovisions, run_guarded_write
 from identity_svc.services.roles import apply_role_changes, record_new_role
 from identity_svc.services.transactions import (
     UnitOfWork,
@@ -103,6 +104,8 @@ async def _rewrite(
         # rule change holding the rules lock may deadlock with us here: Postgres
         # aborts one side and run_write retries it.
         await apply_role_changes(uow, after.org_id, [after.id])
+    if before.active and not after.active:
+        await admit_deprovisions(uow, after.org_id, [after.id], "deactivation")
     return await _with_groups(uow.conn, after, include_groups)
 
 
@@ -120,7 +123,7 @@ async def replace_user(
         check_version(before.version, expected_version)
         return await _rewrite(uow, before, attributes, include_groups)
 
-    return await run_write(pool, context, work)
+    return await run_guarded_write(pool, context, org_id, work)
 
 
 async def patch_user(
@@ -138,7 +141,7 @@ async def patch_user(
         patched = apply_user_patch(before.document, before.id, operations)
         return await _rewrite(uow, before, patched, include_groups)
 
-    return await run_write(pool, context, work)
+    return await run_guarded_write(pool, context, org_id, work)
 
 
 async def delete_user(
@@ -166,8 +169,9 @@ async def delete_user(
             uow.record(org_id, "group.member_removed", "Group", group.id, {"user_id": user.id})
         await users.delete(org_id, user.id)
         uow.record(org_id, "user.deleted", "User", user.id, {"userName": user.user_name})
+        await admit_deprovisions(uow, org_id, [user.id], "deletion")
 
-    await run_write(pool, context, work)
+    await run_guarded_write(pool, context, org_id, work)
 
 
 async def list_users(
