@@ -57,10 +57,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if org_id is None or getattr(request.match_info.handler, "scim_public", False):
         return await handler(request)
     key_id = await _verified_key(request, org_id, _bearer(request))
-    wait = request.app[RATE_LIMITER].retry_after(key_id)
-    if wait is not None:
-        raise errors.TooManyRequests(
-            "too many requests for this key; slow down", headers={"Retry-After": str(wait)}
-        )
+    request.app[RATE_LIMITER].take(key_id)
     request[KEY_ID] = key_id
     return await handler(request)
