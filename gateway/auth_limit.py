@@ -3,12 +3,15 @@
 Every unknown token costs the identity service a lookup, so past `budget`
 failures within `window_seconds` the gateway answers 429 from memory.
 
-A bucket is the pair of the transport peer (the gateway trusts no
-X-Forwarded-For) and the key id the token names, or no key id for a token
-that names none. A valid key is therefore never refused for failures from
-another address or against another key id: an IdP's egress address shared
-with a misconfigured tenant, or someone guessing at a key id, slows no one
-else. Successes neither consume nor reset the budget.
+A bucket is the pair of the transport peer and the key id the token names,
+or no key id for a token that names none. A valid key is therefore never
+refused for failures from another address or against another key id: an
+IdP's egress address shared with a misconfigured tenant, or someone
+guessing at a key id, slows no one else. Successes neither consume nor
+reset the budget.
+
+The gateway trusts no X-Forwarded-For, so behind a proxy (the Ingress)
+every client has the proxy's address and the key id alone tells them apart.
 """
 
 from __future__ import annotations
