@@ -166,9 +166,9 @@ async def test_successes_spend_no_failure_budget(start, tenant):
 
 
 async def test_the_limit_ends_with_its_window(start, tenant):
-    async with start(auth_failure_budget=1, auth_failure_window_seconds=0.5) as gateway:
+    async with start(auth_failure_budget=1, auth_failure_window_seconds=1.0) as gateway:
         bad = _wrong_secret(tenant.token)
         assert await gateway.statuses(tenant, bad, 2) == [401, 429]
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.1)
         assert await gateway.statuses(tenant, bad, 2) == [401, 429]
         assert gateway.faults.calls[VERIFY] == 2
