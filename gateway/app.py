@@ -8,10 +8,19 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.auth import auth_middleware
+from gateway.auth_limit import FailedAuthLimiter
 from gateway.cursors import CursorSeal
 from gateway.identity_client import IdentityClient, open_channel
 from gateway.key_cache import Clock, KeyCache
-from gateway.keys import CURSORS, IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
+from gateway.keys import (
+    AUTH_LIMITER,
+    CURSORS,
+    IDENTITY,
+    KEY_CACHE,
+    RATE_LIMITER,
+    READINESS,
+    SETTINGS,
+)
 from gateway.metrics import METRICS, GatewayMetrics, metrics_middleware
 from gateway.rate_limit import RateLimiter
 from gateway.readiness import Readiness
@@ -49,6 +58,9 @@ def create_app(
     app[KEY_CACHE] = KeyCache(settings.key_cache_seconds, clock)
     app[RATE_LIMITER] = RateLimiter(
         settings.rate_limit_per_second, settings.rate_limit_burst, clock
+    )
+    app[AUTH_LIMITER] = FailedAuthLimiter(
+        settings.auth_failure_budget, settings.auth_failure_window_seconds, clock
     )
     app[CURSORS] = CursorSeal(settings.cursor_key(), settings.cursor_timeout_seconds, wall_clock)
     app.cleanup_ctx.append(_identity_channel)
