@@ -15,6 +15,7 @@ from google.protobuf import json_format
 
 from identity_api.v1 import identity_pb2 as pb
 from tests.identity_svc.event_support import drain
+from tests.identity_svc.member_support import new_group, new_user
 from tests.identity_svc.support import GATEWAY, OPERATOR, error_reason, new_org_id, struct, user_doc
 
 ADMIN = "owner@acme.test"
@@ -211,3 +212,15 @@ async def test_a_blank_name_changes_nothing(admin, prov, name):
     after = await only_user(prov, org_id)
     assert after.meta.version == before.meta.version
     assert document(after) == document(before)
+
+
+async def test_a_new_display_name_is_a_new_version_of_the_members_groups(admin, prov):
+    # A group's resource shows its members' displayNames (members[].display).
+    org_id = await create_org(admin, person("Ada", "Lovelace"))
+    user_id = await new_user(prov, org_id, "grace@acme.test")
+    group_id = await new_group(prov, org_id, "Eng", user_id)
+    read = pb.GetGroupRequest(org_id=org_id, group_id=group_id)
+    before = await prov.GetGroup(read)
+    await set_name(admin, org_id, "grace@acme.test", person("Grace", "Hopper"))
+    after = await prov.GetGroup(read)
+    assert after.meta.version == before.meta.version + 1
