@@ -28,6 +28,7 @@ from tests.gateway.replay import ReplayMismatch, load, replay
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "okta-runscope").glob("*.json"))
+SPEC_TEST = ROOT / "tests" / "fixtures" / "okta-runscope" / "okta-scim-20-spec-test.json"
 README_ORG = "acme"  # the org slug the README's commands use
 NAME_FLAGS = ("--admin-given-name", "--admin-family-name", "--admin-display-name")
 
@@ -54,6 +55,15 @@ def without_name_flags(argv: list[str]) -> list[str]:
     return kept
 
 
+def cli_env(identity_server: IdentityServer, data_dir: Path) -> dict[str, str]:
+    return {
+        "IDENTITY_ADDR": identity_server.address,
+        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
+        "SCIM_PUBLIC_URL": PUBLIC_URL,
+        "DATA_DIR": str(data_dir),
+    }
+
+
 async def identityctl(env: dict[str, str], argv: list[str]) -> tuple[Any, str]:
     # The server runs in this event loop and the CLI's channel is synchronous.
     out, err = io.StringIO(), io.StringIO()
@@ -66,12 +76,7 @@ async def readme_onboarding(
     identity_server: IdentityServer, data_dir: Path, *, named: bool = True
 ) -> tuple[Tenant, str]:
     """A fresh org made by the README's commands; the tenant and org create's stderr."""
-    env = {
-        "IDENTITY_ADDR": identity_server.address,
-        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
-        "SCIM_PUBLIC_URL": PUBLIC_URL,
-        "DATA_DIR": str(data_dir),
-    }
+    env = cli_env(identity_server, data_dir)
     org = f"acme-{uuid.uuid4().hex[:8]}"
     create, key_create = readme_commands()
     assert create[:2] == ["org", "create"], create
@@ -136,8 +141,21 @@ async def test_the_spec_test_fails_on_an_org_whose_admin_has_no_name(
 ):
     tenant, warning = await readme_onboarding(identity_server, tmp_path, named=False)
     assert "Spec Test" in warning
-    spec = load(ROOT / "tests" / "fixtures" / "okta-runscope" / "okta-scim-20-spec-test.json")
+    spec = load(SPEC_TEST)
     with pytest.raises(ReplayMismatch) as caught:
         await replay(http, tenant, "okta-scim-20-spec-test.json", spec)
     assert "step 1 " in str(caught.value)
     assert "$.body.Resources[0].name: expected" in str(caught.value)
+
+
+async def test_the_command_the_warning_prints_makes_the_spec_test_pass(
+    http, identity_server, tmp_path
+):
+    tenant, warning = await readme_onboarding(identity_server, tmp_path, named=False)
+    (command,) = [line.strip() for line in warning.splitlines() if "member set-name" in line]
+    words = shlex.split(command.replace("GIVEN", "Avery").replace("FAMILY", "Admin"))
+    assert words[0] == "identityctl"
+    renamed, _ = await identityctl(cli_env(identity_server, tmp_path), words[1:])
+    assert renamed["name"]["givenName"] == "Avery"
+    spec = load(SPEC_TEST)
+    await replay(http, tenant, "okta-scim-20-spec-test.json", spec)
