@@ -10,6 +10,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.domain.errors import InvalidValue
+from identity_svc.domain.member_name import MemberName
 from identity_svc.domain.models import (
     Actor,
     Group,
@@ -94,6 +95,12 @@ def attributes(request: _CarriesAttributes) -> dict[str, Any]:
 
 def inclusion(message: pb.MemberInclusion) -> MemberInclusion:
     return MemberInclusion(message.include, message.max_members)
+
+
+def member_name_from_proto(name: pb.PersonName) -> MemberName:
+    """The name as the operator gave it; InvalidValue for a blank part."""
+    display = name.display_name if name.HasField("display_name") else None
+    return MemberName(name.given_name, name.family_name, display)
 
 
 def org_to_proto(org: Org) -> pb.Org:

@@ -13,7 +13,7 @@ from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.brake import BrakeSettings
 from identity_svc.servicers.context import writer
-from identity_svc.services import brake, keys, orgs, roles
+from identity_svc.services import brake, keys, orgs, roles, users
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -31,6 +31,9 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             request.name,
             request.admin_email,
             request.sso_configured,
+            convert.member_name_from_proto(request.admin_name)
+            if request.HasField("admin_name")
+            else None,
         )
         return convert.org_to_proto(org)
 
@@ -54,6 +57,18 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             convert.role_from_proto(request.role),
         )
         return pb.SetDirectRoleResponse(user=convert.user_to_proto(user))
+
+    async def SetMemberName(
+        self, request: pb.SetMemberNameRequest, context: Ctx
+    ) -> pb.SetMemberNameResponse:
+        user = await users.set_member_name(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.user_name,
+            convert.member_name_from_proto(request.name),
+        )
+        return pb.SetMemberNameResponse(user=convert.user_to_proto(user))
 
     async def CreateScimKey(
         self, request: pb.CreateScimKeyRequest, context: Ctx
