@@ -17,8 +17,9 @@ import hashlib
 from aiohttp import web
 
 from gateway import errors
+from gateway.client_address import client_address
 from gateway.identity_client import IdentityClient
-from gateway.keys import AUTH_LIMITER, IDENTITY, KEY_CACHE, RATE_LIMITER
+from gateway.keys import AUTH_LIMITER, IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
 from gateway.metrics import METRICS
 from gateway.responses import REQUEST_ID, Handler
 from identity_api.v1 import identity_pb2 as pb
@@ -52,8 +53,8 @@ async def _verified_key(request: web.Request, org_id: str, token: str) -> str:
     if key_id is not None:
         return key_id
     limiter = request.app[AUTH_LIMITER]
-    # The transport peer: no proxy header is trusted to name the client.
-    address, presented = request.remote or "", presented_key_id(token)
+    address = client_address(request, request.app[SETTINGS].trusted_proxies)
+    presented = presented_key_id(token)
     wait = limiter.retry_after(address, presented)
     if wait is not None:
         request.app[METRICS].auth_limited.inc()

@@ -3,15 +3,15 @@
 Every unknown token costs the identity service a lookup, so past `budget`
 failures within `window_seconds` the gateway answers 429 from memory.
 
-A bucket is the pair of the transport peer and the key id the token names,
+A bucket is the pair of the client address and the key id the token names,
 or no key id for a token that names none. A valid key is therefore never
 refused for failures from another address or against another key id: an
 IdP's egress address shared with a misconfigured tenant, or someone
 guessing at a key id, slows no one else. Successes neither consume nor
 reset the budget.
 
-The gateway trusts no X-Forwarded-For, so behind a proxy (the Ingress)
-every client has the proxy's address and the key id alone tells them apart.
+The address is gateway/client_address.py's: the transport peer, or behind
+the configured trusted proxies the client they saw.
 """
 
 from __future__ import annotations

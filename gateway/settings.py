@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.client_address import Network, parse_networks
 from identity_api.client_tls import IdentityTls, TlsConfigError
 
 
@@ -66,6 +67,13 @@ def _auth_failure_window(env: Mapping[str, str]) -> float:
     return window
 
 
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get("GATEWAY_TRUSTED_PROXIES", ""))
+    except ValueError as exc:
+        raise ConfigError(f"GATEWAY_TRUSTED_PROXIES: {exc}") from exc
+
+
 def _cursor_secret(env: Mapping[str, str]) -> str:
     secret = env.get("SCIM_CURSOR_SECRET", "")
     if secret and len(secret) < MIN_CURSOR_SECRET_CHARS:
@@ -100,6 +108,9 @@ class Settings:
     # window; past them 429 from memory, without asking the identity service.
     auth_failure_budget: int = 20
     auth_failure_window_seconds: float = 60.0
+    # Proxies (the ingress controller's networks) whose X-Forwarded-For names
+    # the client, for the failed-auth limit; empty: the transport peer is.
+    trusted_proxies: tuple[Network, ...] = ()
     # How long a verified key is trusted without asking again.
     key_cache_seconds: float = 2.0
     identity_timeout_seconds: float = 10.0
@@ -163,6 +174,7 @@ class Settings:
             rate_limit_burst=int(_number(env, "SCIM_RATE_LIMIT_BURST", 500)),
             auth_failure_budget=_auth_failure_budget(env),
             auth_failure_window_seconds=_auth_failure_window(env),
+            trusted_proxies=_trusted_proxies(env),
             key_cache_seconds=_number(env, "SCIM_KEY_CACHE_SECONDS", 2.0),
             identity_timeout_seconds=_number(env, "GATEWAY_IDENTITY_TIMEOUT_SECONDS", 10.0),
             identity_tls=tls,

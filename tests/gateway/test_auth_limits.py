@@ -21,6 +21,7 @@ from aiohttp.test_utils import BaseTestServer, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
+from gateway.client_address import parse_networks
 from gateway.settings import Settings
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
@@ -38,13 +39,15 @@ class Gateway:
     faults: Faults
     identity: grpc.aio.Server
 
-    async def get(self, tenant: Tenant, token: str, source: str = HERE) -> aiohttp.ClientResponse:
+    async def get(
+        self, tenant: Tenant, token: str, source: str = HERE, **headers: str
+    ) -> aiohttp.ClientResponse:
         """GET the org's Users with `token`, from the loopback address `source`."""
         connector = aiohttp.TCPConnector(local_addr=(source, 0))
         async with aiohttp.ClientSession(connector=connector) as session:
             response = await session.get(
                 self.server.make_url(f"{tenant.base}/Users"),
-                headers={**tenant.headers(), "Authorization": f"Bearer {token}"},
+                headers={**tenant.headers(**headers), "Authorization": f"Bearer {token}"},
             )
             await response.read()
             return response
@@ -135,6 +138,27 @@ async def test_a_valid_key_from_another_address_is_not_slowed(start, tenant):
         # ...but the same key from any other address works.
         assert (await gateway.get(tenant, tenant.token, THERE)).status == 200
         assert (await gateway.get(tenant, bad, THERE)).status == 401
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget(start, tenant):
+    async with start(trusted_proxies=parse_networks(f"{HERE}/32")) as gateway:
+        bad = _wrong_secret(tenant.token)
+        attacker = {"X-Forwarded-For": "203.0.113.9"}
+        okta = {"X-Forwarded-For": "198.51.100.7"}
+        assert await _statuses(gateway, tenant, bad, BUDGET, attacker) == [401] * BUDGET
+        assert (await gateway.get(tenant, tenant.token, HERE, **attacker)).status == 429
+        # Through the same proxy, the real client of the key is not slowed.
+        assert (await gateway.get(tenant, tenant.token, HERE, **okta)).status == 200
+    # A peer that is no trusted proxy cannot pick its bucket with the header.
+    async with start(trusted_proxies=parse_networks(f"{THERE}/32")) as gateway:
+        assert await _statuses(gateway, tenant, bad, BUDGET, attacker) == [401] * BUDGET
+        assert (await gateway.get(tenant, bad, HERE, **okta)).status == 429
+
+
+async def _statuses(
+    gateway: Gateway, tenant: Tenant, token: str, times: int, headers: dict[str, str]
+) -> list[int]:
+    return [(await gateway.get(tenant, token, HERE, **headers)).status for _ in range(times)]
 
 
 async def test_failures_for_one_key_id_do_not_limit_another(start, tenant, operator_channel):
