@@ -1,0 +1,159 @@
+"""Every answer a SCIM error, the HTTP layer's too.
+
+The production server (`ScimAppRunner`, as `python -m gateway` runs it) on a
+real port, spoken to over a raw socket where aiohttp's client would refuse
+to send the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pytest
+from aiohttp import web
+
+from gateway.app import create_app
+from gateway.errors import ERROR_SCHEMA
+from gateway.http_server import (
+    MAX_FIELD_BYTES,
+    MAX_HEADERS,
+    MAX_REQUEST_LINE_BYTES,
+    ScimAppRunner,
+)
+from gateway.settings import Settings
+from tests.gateway.conftest import Tenant
+
+
+@pytest.fixture
+async def port(gateway_settings: Settings) -> AsyncIterator[int]:
+    runner = ScimAppRunner(create_app(gateway_settings), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield runner.addresses[0][1]
+    await runner.cleanup()
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+async def send(port: int, message: bytes) -> Answer:
+    """One request as raw bytes; the answer, read until the server closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(message)
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    top, _, payload = raw.partition(b"\r\n\r\n")
+    status_line, *lines = top.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
+    return Answer(int(status_line.split()[1]), headers, orjson.loads(payload))
+
+
+def request(method: str, target: str, *headers: str, body: bytes = b"") -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", "Host: scim.example.test", *headers]
+    lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode() + body
+
+
+def auth(tenant: Tenant) -> str:
+    return f"Authorization: Bearer {tenant.token}"
+
+
+def assert_scim_error(answer: Answer, status: int) -> None:
+    assert answer.status == status
+    assert answer.headers["content-type"].startswith("application/scim+json")
+    assert answer.body["schemas"] == [ERROR_SCHEMA]
+    assert answer.body["status"] == str(status)
+    assert answer.body["detail"]
+
+
+async def user_count(http: Any, tenant: Tenant) -> int:
+    listed = await http.get(f"{tenant.base}/Users?count=0", headers=tenant.headers())
+    total: int = (await listed.json(content_type=None))["totalResults"]
+    return total
+
+
+_CREATE = orjson.dumps({"userName": "padded@acme.test"})
+
+
+async def test_an_oversized_authorization_header_is_431(port, tenant):
+    huge = "Authorization: Bearer " + "a" * 64 * 1024
+    answer = await send(port, request("GET", f"{tenant.base}/Users", huge))
+    assert_scim_error(answer, 431)
+    assert str(MAX_FIELD_BYTES) in answer.body["detail"]
+
+
+async def test_a_write_with_an_oversized_header_changes_nothing(port, http, tenant):
+    before = await user_count(http, tenant)
+    padded = request(
+        "POST",
+        f"{tenant.base}/Users",
+        auth(tenant),
+        "Content-Type: application/scim+json",
+        "X-Padding: " + "p" * (MAX_FIELD_BYTES + 1),
+        body=_CREATE,
+    )
+    assert_scim_error(await send(port, padded), 431)
+    assert await user_count(http, tenant) == before
+    # The same request without the padding is served: the limit refused it.
+    plain = request(
+        "POST",
+        f"{tenant.base}/Users",
+        auth(tenant),
+        "Content-Type: application/scim+json",
+        body=_CREATE,
+    )
+    created = await send(port, plain)
+    assert created.status == 201
+    assert await user_count(http, tenant) == before + 1
+
+
+async def test_too_many_headers_is_431(port, tenant):
+    many = [f"X-Header-{i}: x" for i in range(MAX_HEADERS + 1)]
+    answer = await send(port, request("GET", f"{tenant.base}/Users", auth(tenant), *many))
+    assert_scim_error(answer, 431)
+
+
+async def test_a_url_over_the_limit_is_414(port, tenant):
+    terms = "%20or%20".join(["userName%20pr"] * 10_000)  # a 10,000-term filter
+    answer = await send(port, request("GET", f"{tenant.base}/Users?filter={terms}", auth(tenant)))
+    assert_scim_error(answer, 414)
+    assert str(MAX_REQUEST_LINE_BYTES) in answer.body["detail"]
+
+
+async def test_a_method_no_route_knows_is_501(port, http, tenant):
+    before = await user_count(http, tenant)
+    answer = await send(port, request("FOO", f"{tenant.base}/Users", auth(tenant), body=_CREATE))
+    assert_scim_error(answer, 501)
+    assert await user_count(http, tenant) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/Users", "GET, POST"),
+        ("DELETE", "/Groups", "GET, POST"),
+        ("PROPFIND", "/Users/some-id", "DELETE, GET, PATCH, PUT"),
+        ("POST", "/ServiceProviderConfig", "GET"),
+    ],
+)
+async def test_a_method_the_route_does_not_take_is_405_with_allow(
+    port, tenant, method, path, allowed
+):
+    answer = await send(port, request(method, tenant.base + path, auth(tenant)))
+    assert_scim_error(answer, 405)
+    assert answer.headers["allow"] == allowed
+
+
+async def test_malformed_http_is_a_scim_400(port, tenant):
+    bad = f"GET {tenant.base}/Users HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n"
+    assert_scim_error(await send(port, bad.encode()), 400)
