@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway.auth import auth_middleware
 from gateway.cursors import CursorSeal
+from gateway.handlers.common import url_middleware
 from gateway.identity_client import IdentityClient, open_channel
 from gateway.key_cache import Clock, KeyCache
 from gateway.keys import CURSORS, IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
@@ -38,9 +39,10 @@ def create_app(
     dates cursors, which any replica may be asked to honour.
     """
     # Metrics are outermost, so they count every answer; error handling is
-    # next, so auth failures are SCIM errors too.
+    # next, so auth failures are SCIM errors too; the URL is judged only for
+    # an authenticated caller.
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+        middlewares=[metrics_middleware, error_middleware, auth_middleware, url_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -157,3 +157,63 @@ async def test_a_method_the_route_does_not_take_is_405_with_allow(
 async def test_malformed_http_is_a_scim_400(port, tenant):
     bad = f"GET {tenant.base}/Users HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n"
     assert_scim_error(await send(port, bad.encode()), 400)
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("filter", ('userName eq "a"', 'userName eq "b"')),
+        ("startIndex", ("1", "2")),
+        ("count", ("1", "2")),
+        ("sortBy", ("userName", "id")),
+        ("sortOrder", ("ascending", "descending")),
+        ("attributes", ("userName", "id")),
+        ("excludedAttributes", ("emails", "name")),
+        ("cursor", ("", "")),
+    ],
+)
+async def test_a_single_valued_parameter_given_twice_is_invalid(http, tenant, name, values):
+    query = [(name, value) for value in values]
+    listed = await http.get(f"{tenant.base}/Users", params=query, headers=tenant.headers())
+    assert listed.status == 400
+    assert listed.content_type == "application/scim+json"
+    body = await listed.json(content_type=None)
+    assert body["scimType"] == "invalidValue"
+    assert name in body["detail"]
+
+
+async def test_a_write_with_a_parameter_given_twice_changes_nothing(http, tenant):
+    created = await http.post(
+        f"{tenant.base}/Users", json={"userName": "twice@acme.test"}, headers=tenant.headers()
+    )
+    user = await created.json(content_type=None)
+    replaced = await http.put(
+        f"{tenant.base}/Users/{user['id']}",
+        params=[("attributes", "userName"), ("attributes", "id")],
+        json={"userName": "renamed@acme.test"},
+        headers=tenant.headers(),
+    )
+    assert replaced.status == 400
+    fetched = await http.get(f"{tenant.base}/Users/{user['id']}", headers=tenant.headers())
+    assert (await fetched.json(content_type=None))["userName"] == "twice@acme.test"
+
+
+@pytest.mark.parametrize("resource", ["Users", "Groups"])
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+@pytest.mark.parametrize("bad_id", ["%00", "a%00b", "%01", "%1F", "%7F", "x%0Ay"])
+async def test_an_id_with_control_characters_is_not_found(http, tenant, resource, method, bad_id):
+    body = {
+        "PUT": {"userName": "n@acme.test", "displayName": "n"},
+        "PATCH": {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "n"}],
+        },
+    }.get(method)
+    answer = await http.request(
+        method, f"{tenant.base}/{resource}/{bad_id}", json=body, headers=tenant.headers()
+    )
+    assert answer.status == 404
+    assert answer.content_type == "application/scim+json"
+    error = await answer.json(content_type=None)
+    assert error["schemas"] == [ERROR_SCHEMA]
+    assert error["status"] == "404"
