@@ -24,6 +24,7 @@ from gateway.http_server import (
     MAX_REQUEST_LINE_BYTES,
     ScimAppRunner,
 )
+from gateway.scim.projection import MAX_ATTRIBUTE_NAMES
 from gateway.settings import Settings
 from tests.gateway.conftest import Tenant
 
@@ -82,6 +83,7 @@ async def user_count(http: Any, tenant: Tenant) -> int:
     return total
 
 
+SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 _CREATE = orjson.dumps({"userName": "padded@acme.test"})
 
 
@@ -217,3 +219,82 @@ async def test_an_id_with_control_characters_is_not_found(http, tenant, resource
     error = await answer.json(content_type=None)
     assert error["schemas"] == [ERROR_SCHEMA]
     assert error["status"] == "404"
+
+
+def _within_the_url_limit(tenant: Tenant, query: str) -> bytes:
+    message = request("GET", f"{tenant.base}/Users?{query}", auth(tenant))
+    assert len(message.split(b"\r\n")[0]) <= MAX_REQUEST_LINE_BYTES
+    return message
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "(" * 4000 + "userName%20pr" + ")" * 4000,  # 4,000 deep, under the length limit
+        "not%20(" * 1500 + "userName%20pr" + ")" * 1500,
+        "emails[" * 3000 + "value%20pr" + "]" * 3000,
+        "(" * 5000 + "userName%20pr" + ")" * 5000,  # 5,000 deep, over the length limit
+        "%20or%20".join(["userName%20eq%20%22x%22"] * 1000),  # 1,000 terms, too long
+    ],
+)
+async def test_deep_or_huge_filters_in_the_url_are_invalid_filters(port, tenant, expression):
+    answer = await send(port, _within_the_url_limit(tenant, f"filter={expression}"))
+    assert_scim_error(answer, 400)
+    assert answer.body["scimType"] == "invalidFilter"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "attributes=" + ",".join(["name"] * 5000),
+        "excludedAttributes=" + ",".join(["name"] * 5000),
+        "sortBy=" + "a" * 30_000,
+        "cursor=" + "a" * 30_000,
+    ],
+)
+async def test_huge_parameters_in_the_url_are_invalid_values(port, tenant, query):
+    answer = await send(port, _within_the_url_limit(tenant, query))
+    assert_scim_error(answer, 400)
+    assert answer.body["scimType"] in {"invalidValue", "invalidCursor"}
+
+
+@pytest.mark.parametrize(
+    ("query", "start_index", "whole"),
+    [
+        ("startIndex=" + "9" * 5000, 2**31 - 1, False),  # past the end, like any past int32
+        ("startIndex=-" + "9" * 5000, 1, True),  # below 1 is 1
+        ("count=" + "9" * 5000, 1, True),  # capped at the page size
+        ("count=-" + "9" * 5000, 1, False),  # a negative count is 0
+    ],
+)
+async def test_integers_of_thousands_of_digits_are_clamped_like_any_other(
+    port, tenant, query, start_index, whole
+):
+    answer = await send(port, _within_the_url_limit(tenant, query))
+    assert answer.status == 200
+    assert answer.body["startIndex"] == start_index
+    assert answer.body["totalResults"] == 1  # the org's admin
+    assert answer.body["itemsPerPage"] == (1 if whole else 0)
+
+
+async def test_attributes_may_name_up_to_the_bound(http, tenant):
+    names = ",".join(["userName"] * MAX_ATTRIBUTE_NAMES)
+    listed = await http.get(
+        f"{tenant.base}/Users", params={"attributes": names}, headers=tenant.headers()
+    )
+    assert listed.status == 200
+    assert set((await listed.json(content_type=None))["Resources"][0]) == {
+        "id",
+        "schemas",
+        "userName",
+    }
+
+
+async def test_a_search_naming_thousands_of_attributes_is_invalid(http, tenant):
+    search = await http.post(
+        f"{tenant.base}/Users/.search",
+        json={"schemas": [SEARCH], "attributes": ["userName"] * 5000},
+        headers=tenant.headers(),
+    )
+    assert search.status == 400
+    assert (await search.json(content_type=None))["scimType"] == "invalidValue"
