@@ -298,3 +298,25 @@ async def test_a_search_naming_thousands_of_attributes_is_invalid(http, tenant):
     )
     assert search.status == 400
     assert (await search.json(content_type=None))["scimType"] == "invalidValue"
+
+
+async def test_an_exception_past_every_middleware_is_a_generic_scim_500(gateway_settings):
+    """A bug outside the error middleware: aiohttp's own handler answers, in SCIM."""
+
+    @web.middleware
+    async def broken(request: web.Request, handler: Any) -> web.StreamResponse:
+        raise RuntimeError("secret detail of a bug")
+
+    app = create_app(gateway_settings)
+    app.middlewares.insert(0, broken)  # outside even the metrics
+    runner = ScimAppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        answer = await send(runner.addresses[0][1], request("GET", "/healthz"))
+    finally:
+        await runner.cleanup()
+    assert_scim_error(answer, 500)
+    assert "secret" not in answer.body["detail"]
+    assert "Traceback" not in answer.body["detail"]
