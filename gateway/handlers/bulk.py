@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.handlers import groups, users
-from gateway.handlers.common import base_url, read_object
+from gateway.handlers.common import base_url, read_object, refuse_unnameable_id
 from gateway.keys import SETTINGS
 from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.resources import etag, group_location, parse_etag, user_location
@@ -71,6 +71,7 @@ async def _perform(
         return 201, resource.id, resource.meta.version
     if resource_id is None:
         raise errors.InvalidPath(f"{method} needs a resource id in its path")
+    refuse_unnameable_id(resource_id)
     if method == "DELETE":
         await module.delete(request, resource_id, _version(operation))
         return 204, resource_id, None

@@ -64,9 +64,14 @@ async def url_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         given = len(request.query.getall(name, ()))
         if given > 1:
             raise errors.InvalidValue(f"{name} may be given once, not {given} times")
-    if _CONTROL_CHARACTER.search(request.match_info.get("id", "")):
-        raise errors.NotFound("no such resource")
+    refuse_unnameable_id(request.match_info.get("id", ""))
     return await handler(request)
+
+
+def refuse_unnameable_id(resource_id: str) -> None:
+    """404 for an id no resource can have, as for any unknown id."""
+    if _CONTROL_CHARACTER.search(resource_id):
+        raise errors.NotFound("no such resource")
 
 
 def identity(request: web.Request) -> IdentityClient:

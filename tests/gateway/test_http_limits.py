@@ -84,6 +84,8 @@ async def user_count(http: Any, tenant: Tenant) -> int:
 
 
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
+PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _CREATE = orjson.dumps({"userName": "padded@acme.test"})
 
 
@@ -207,7 +209,7 @@ async def test_an_id_with_control_characters_is_not_found(http, tenant, resource
     body = {
         "PUT": {"userName": "n@acme.test", "displayName": "n"},
         "PATCH": {
-            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "schemas": [PATCH],
             "Operations": [{"op": "replace", "path": "displayName", "value": "n"}],
         },
     }.get(method)
@@ -320,3 +322,22 @@ async def test_an_exception_past_every_middleware_is_a_generic_scim_500(gateway_
     assert_scim_error(answer, 500)
     assert "secret" not in answer.body["detail"]
     assert "Traceback" not in answer.body["detail"]
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
+async def test_a_bulk_operation_on_an_id_with_a_nul_is_not_found(http, tenant, method):
+    data = {"userName": "n@acme.test"} if method == "PUT" else None
+    if method == "PATCH":
+        data = {
+            "schemas": [PATCH],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "n"}],
+        }
+    operation = {"method": method, "path": "/Users/a\u0000b", "data": data}
+    response = await http.post(
+        f"{tenant.base}/Bulk",
+        json={"schemas": [BULK], "Operations": [operation]},
+        headers=tenant.headers(),
+    )
+    assert response.status == 200
+    (result,) = (await response.json(content_type=None))["Operations"]
+    assert result["status"] == "404"
