@@ -86,6 +86,14 @@ async def user_count(http: Any, tenant: Tenant) -> int:
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+# A valid body of each write, so that only the id is wrong.
+_WRITES: dict[str, dict[str, Any]] = {
+    "PUT": {"userName": "n@acme.test", "displayName": "n"},
+    "PATCH": {
+        "schemas": [PATCH],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "n"}],
+    },
+}
 _CREATE = orjson.dumps({"userName": "padded@acme.test"})
 
 
@@ -206,13 +214,7 @@ async def test_a_write_with_a_parameter_given_twice_changes_nothing(http, tenant
 @pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("bad_id", ["%00", "a%00b", "%01", "%1F", "%7F", "x%0Ay"])
 async def test_an_id_with_control_characters_is_not_found(http, tenant, resource, method, bad_id):
-    body = {
-        "PUT": {"userName": "n@acme.test", "displayName": "n"},
-        "PATCH": {
-            "schemas": [PATCH],
-            "Operations": [{"op": "replace", "path": "displayName", "value": "n"}],
-        },
-    }.get(method)
+    body = _WRITES.get(method)
     answer = await http.request(
         method, f"{tenant.base}/{resource}/{bad_id}", json=body, headers=tenant.headers()
     )
@@ -326,13 +328,7 @@ async def test_an_exception_past_every_middleware_is_a_generic_scim_500(gateway_
 
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 async def test_a_bulk_operation_on_an_id_with_a_nul_is_not_found(http, tenant, method):
-    data = {"userName": "n@acme.test"} if method == "PUT" else None
-    if method == "PATCH":
-        data = {
-            "schemas": [PATCH],
-            "Operations": [{"op": "replace", "path": "displayName", "value": "n"}],
-        }
-    operation = {"method": method, "path": "/Users/a\u0000b", "data": data}
+    operation = {"method": method, "path": "/Users/a\u0000b", "data": _WRITES.get(method)}
     response = await http.post(
         f"{tenant.base}/Bulk",
         json={"schemas": [BULK], "Operations": [operation]},
