@@ -31,6 +31,13 @@ EVENTS_WRITTEN = Counter(
     ["type"],
 )
 
+TRANSACTION_RETRIES = Counter(
+    "identity_transaction_retries",
+    "Write transactions Postgres aborted and run_write ran again, by reason"
+    " (deadlock, serialization): locks taken in one order keep deadlocks at zero.",
+    ["reason"],
+)
+
 
 def split_method(full_method: str) -> tuple[str, str]:
     """Service and method of "/identity_api.v1.Provisioning/CreateUser"."""

@@ -98,6 +98,33 @@ WHERE org_id = $1 AND user_id = $2
 RETURNING group_id
 """
 
+# The groups a user is in, locked in id order. Locks are taken groups first,
+# users second, by every write that holds both (a group write locks its row,
+# then its members' rows through the membership foreign key and role upkeep),
+# so a user DELETE racing a group PATCH waits instead of deadlocking.
+_GROUPS_OF_USER = """
+SELECT g.id
+FROM groups g
+WHERE g.org_id = $1 AND g.id IN (
+    SELECT gm.group_id
+    FROM group_members gm
+    WHERE gm.org_id = $1 AND gm.user_id = $2
+)
+ORDER BY g.id
+"""
+
+_LOCK_GROUPS_OF_USER = _GROUPS_OF_USER + "FOR UPDATE"
+
+# A group's SCIM resource shows its members' displayNames: a member's rename
+# is a new version of each of its groups.
+_TOUCH_GROUPS_OF_USER = f"""
+WITH locked AS ({_LOCK_GROUPS_OF_USER})
+UPDATE groups AS g
+SET version = g.version + 1, last_modified = clock_timestamp()
+FROM locked
+WHERE g.org_id = $1 AND g.id = locked.id
+"""
+
 _DECREMENT_GROUPS = f"""
 UPDATE groups AS g
 SET member_count = g.member_count - 1, version = g.version + 1,
@@ -219,6 +246,16 @@ class GroupsRepository:
         """Delete every membership except `user_ids`; returns the users removed."""
         rows = await self._conn.fetch(_REMOVE_MEMBERS_NOT_IN, org_id, uuid.UUID(group_id), user_ids)
         return [str(r["user_id"]) for r in rows]
+
+    async def lock_groups_of(self, org_id: str, user_id: str) -> None:
+        """Lock a user's groups before the user itself (the one lock order)."""
+        parsed = parse_id(user_id)
+        if parsed is not None:
+            await self._conn.execute(_LOCK_GROUPS_OF_USER, org_id, parsed)
+
+    async def touch_groups_of(self, org_id: str, user_id: str) -> None:
+        """A new version of each group of a member whose displayName changed."""
+        await self._conn.execute(_TOUCH_GROUPS_OF_USER, org_id, uuid.UUID(user_id))
 
     async def remove_user_everywhere(self, org_id: str, user_id: str) -> list[Group]:
         """Drop a user from all its groups; returns those groups, updated."""

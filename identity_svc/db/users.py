@@ -146,6 +146,41 @@ WITH u AS (
 SELECT * FROM u
 """
 
+# A user's SCIM resource shows its groups (ids and displayNames), so a change
+# to them is a new version of the user: its ETag moves with what it describes
+# (RFC 7232 §2.3). The rows are locked in id order, as every multi-user lock is.
+_TOUCH = """
+WITH locked AS (
+    SELECT u.id
+    FROM users u
+    WHERE u.org_id = $1 AND u.id = ANY($2::uuid[])
+    ORDER BY u.id
+    FOR NO KEY UPDATE
+)
+UPDATE users AS u
+SET version = u.version + 1, last_modified = clock_timestamp()
+FROM locked
+WHERE u.org_id = $1 AND u.id = locked.id
+"""
+
+_TOUCH_MEMBERS_OF_GROUP = """
+WITH locked AS (
+    SELECT u.id
+    FROM users u
+    WHERE u.org_id = $1 AND u.id IN (
+        SELECT gm.user_id
+        FROM group_members gm
+        WHERE gm.org_id = $1 AND gm.group_id = $2
+    )
+    ORDER BY u.id
+    FOR NO KEY UPDATE
+)
+UPDATE users AS u
+SET version = u.version + 1, last_modified = clock_timestamp()
+FROM locked
+WHERE u.org_id = $1 AND u.id = locked.id
+"""
+
 _DELETE_USER = """
 DELETE FROM users
 WHERE org_id = $1 AND id = $2
@@ -304,6 +339,15 @@ class UsersRepository:
 
     async def delete(self, org_id: str, user_id: str) -> None:
         await self._conn.execute(_DELETE_USER, org_id, uuid.UUID(user_id))
+
+    async def touch(self, org_id: str, user_ids: Sequence[str | uuid.UUID]) -> None:
+        """A new version of each user whose groups changed (a caller holding the group)."""
+        if user_ids:
+            await self._conn.execute(_TOUCH, org_id, [uuid.UUID(str(u)) for u in user_ids])
+
+    async def touch_members_of(self, org_id: str, group_id: str) -> None:
+        """A new version of every member of a (locked) group being renamed or deleted."""
+        await self._conn.execute(_TOUCH_MEMBERS_OF_GROUP, org_id, uuid.UUID(group_id))
 
     async def groups_of(
         self, org_id: str, user_ids: Sequence[str | uuid.UUID]

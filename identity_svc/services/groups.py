@@ -13,6 +13,7 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filters import Resource, SqlParams, compile_member_filter
 from identity_svc.db.groups import GROUP_COLUMNS, GroupsRepository, group_from_row
 from identity_svc.db.listing import ListedRows, list_rows
+from identity_svc.db.users import UsersRepository
 from identity_svc.domain.errors import InvalidValue
 from identity_svc.domain.group_patch import (
     AddMembers,
@@ -90,6 +91,20 @@ async def _apply_step(repo: GroupsRepository, group: Group, step: Step, changes:
             changes.added += await repo.add_members(org_id, group_id, ids)
 
 
+async def _touch_members(uow: UnitOfWork, before: Group, after: Group, changes: _Changes) -> None:
+    """New versions of the users whose `groups` a write changed.
+
+    The members added or removed, and on a rename every member: their
+    resources show the group's displayName.
+    """
+    users = UsersRepository(uow.conn)
+    if before.display_name != after.display_name:
+        await users.touch_members_of(after.org_id, after.id)  # the added among them
+        await users.touch(after.org_id, changes.removed)
+    else:
+        await users.touch(after.org_id, changes.added + changes.removed)
+
+
 def _record(uow: UnitOfWork, before: Group, changes: _Changes) -> None:
     org_id, group_id = before.org_id, before.id
     if changes.display_name != before.display_name:
@@ -123,6 +138,7 @@ async def _apply(uow: UnitOfWork, before: Group, steps: Sequence[Step]) -> Group
     after = await repo.update(
         before.org_id, before.id, changes.display_name, changes.external_id, delta
     )
+    await _touch_members(uow, before, after, changes)
     await roles_after_group_change(
         uow,
         before.id,
@@ -155,6 +171,7 @@ async def create_group(
             ids = await repo.require_users(org_id, list(member_ids))
             added = await repo.add_members(org_id, group.id, ids)
             group = await repo.set_initial_count(org_id, group.id, len(added))
+            await UsersRepository(uow.conn).touch(org_id, added)
             _record(uow, group, _Changes(display_name, external_id, added=added))
             names = (display_name, display_name)
             await roles_after_group_change(uow, group.id, org_id, names, added)
@@ -249,6 +266,7 @@ async def delete_group(
         group = await repo.get(org_id, group_id, lock=True)
         check_version(group.version, expected_version)
         members = await roles_before_group_delete(uow, group)
+        await UsersRepository(uow.conn).touch_members_of(org_id, group.id)
         await repo.delete(org_id, group.id)
         uow.record(org_id, "group.deleted", "Group", group.id, {"displayName": group.display_name})
         await apply_role_changes(uow, org_id, members)

@@ -20,6 +20,7 @@ import asyncpg
 from identity_svc.db.events import PendingEvent, append_events
 from identity_svc.db.walks import remember_walk
 from identity_svc.domain.models import Page, WriteContext
+from identity_svc.metrics import TRANSACTION_RETRIES
 from identity_svc.sequencer import settle
 
 if TYPE_CHECKING:
@@ -58,9 +59,13 @@ async def run_write(
                 result = await work(uow)
                 if uow.events:
                     await append_events(conn, uow.events, str(context.actor), context.request_id)
-        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+        except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
             if attempt == _ATTEMPTS:
                 raise
+            reason = (
+                "deadlock" if isinstance(exc, asyncpg.DeadlockDetectedError) else "serialization"
+            )
+            TRANSACTION_RETRIES.labels(reason).inc()
             continue
         await settle(pool, {event.org_id for event in uow.events})
         return result

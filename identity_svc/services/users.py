@@ -93,6 +93,11 @@ async def _rewrite(
         before.org_id, before.id, derive_user_fields(document), document
     )
     _record_update(uow, before, after)
+    if before.display_name != after.display_name:
+        # Its groups show it as members[].display. This locks groups after the
+        # user, against the one order; only a membership change of this very
+        # member in one of its groups can then deadlock, and is retried.
+        await GroupsRepository(uow.conn).touch_groups_of(after.org_id, after.id)
     if before.active != after.active:
         # Suspension takes the role away; reactivation restores it (SPEC §5). A
         # rule change holding the rules lock may deadlock with us here: Postgres
@@ -146,7 +151,8 @@ async def delete_user(
     """Delete a user and its memberships, keeping its groups' counts right."""
 
     async def work(uow: UnitOfWork) -> None:
-        users = UsersRepository(uow.conn)
+        groups, users = GroupsRepository(uow.conn), UsersRepository(uow.conn)
+        await groups.lock_groups_of(org_id, user_id)  # groups before the user
         user = await users.get(org_id, user_id, lock=True)
         check_version(user.version, expected_version)
         if user.direct_role is not None:
@@ -156,7 +162,7 @@ async def delete_user(
                 f"{user.user_name} holds the direct role {user.direct_role.value} in GraphOS;"
                 " an operator must clear it before the member can be deleted"
             )
-        for group in await GroupsRepository(uow.conn).remove_user_everywhere(org_id, user.id):
+        for group in await groups.remove_user_everywhere(org_id, user.id):
             uow.record(org_id, "group.member_removed", "Group", group.id, {"user_id": user.id})
         await users.delete(org_id, user.id)
         uow.record(org_id, "user.deleted", "User", user.id, {"userName": user.user_name})

@@ -119,14 +119,16 @@ async def test_put_patch_and_delete_follow_bulk_ids(http, tenant, db_pool):
     assert [_id_of(r, tenant, "Groups") for r in (results[3], results[5])] == [eng, eng]
     assert _id_of(results[4], tenant, "Users") == ada
     assert [_id_of(r, tenant, "Users") for r in results[6:]] == [bob, bob]
+    # A user's version also moves when its groups do: ada joined Eng (2) and saw
+    # it renamed (3) before her PATCH (4); bob joined Engineering (2) before his PUT.
     assert [r.get("version") for r in results] == [
         'W/"1"',
         'W/"1"',
         'W/"1"',
         'W/"2"',
-        'W/"2"',
+        'W/"4"',
         'W/"3"',
-        'W/"2"',
+        'W/"3"',
         None,
     ]
 
