@@ -74,6 +74,8 @@ class _ScimRequestHandler(web.RequestHandler):
 
 
 class _ScimServer(web.Server):
+    __slots__ = ()  # the layout of web.Server, so that a web.Server can become one
+
     def __call__(self) -> web.RequestHandler:
         return _ScimRequestHandler(self, loop=self._loop, **self._kwargs)
 
