@@ -9,7 +9,6 @@ from aiohttp import web
 
 from gateway.auth import auth_middleware
 from gateway.cursors import CursorSeal
-from gateway.handlers.common import url_middleware
 from gateway.identity_client import IdentityClient, open_channel
 from gateway.key_cache import Clock, KeyCache
 from gateway.keys import CURSORS, IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
@@ -20,6 +19,7 @@ from gateway.responses import error_middleware
 from gateway.revocations import watch_revocations
 from gateway.routes import setup_routes
 from gateway.settings import Settings
+from gateway.url_checks import url_middleware
 
 
 async def _identity_channel(app: web.Application) -> AsyncIterator[None]:

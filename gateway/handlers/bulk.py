@@ -15,10 +15,11 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.handlers import groups, users
-from gateway.handlers.common import base_url, read_object, refuse_unnameable_id
+from gateway.handlers.common import base_url, read_object
 from gateway.keys import SETTINGS
 from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.resources import etag, group_location, parse_etag, user_location
+from gateway.url_checks import refuse_unnameable_id
 
 log = logging.getLogger(__name__)
 
