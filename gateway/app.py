@@ -28,6 +28,7 @@ from gateway.responses import error_middleware
 from gateway.revocations import watch_revocations
 from gateway.routes import setup_routes
 from gateway.settings import Settings
+from gateway.url_checks import url_middleware
 
 
 async def _identity_channel(app: web.Application) -> AsyncIterator[None]:
@@ -47,9 +48,10 @@ def create_app(
     dates cursors, which any replica may be asked to honour.
     """
     # Metrics are outermost, so they count every answer; error handling is
-    # next, so auth failures are SCIM errors too.
+    # next, so auth failures are SCIM errors too; the URL is judged only for
+    # an authenticated caller.
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+        middlewares=[metrics_middleware, error_middleware, auth_middleware, url_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -20,6 +20,7 @@ from gateway.handlers.common import base_url, read_object
 from gateway.keys import RATE_LIMITER, SETTINGS
 from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.resources import etag, group_location, parse_etag, user_location
+from gateway.url_checks import refuse_unnameable_id
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ async def _perform(
         return 201, resource.id, resource.meta.version
     if resource_id is None:
         raise errors.InvalidPath(f"{method} needs a resource id in its path")
+    refuse_unnameable_id(resource_id)
     if method == "DELETE":
         await module.delete(request, resource_id, _version(operation))
         return 204, resource_id, None
