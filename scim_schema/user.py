@@ -144,6 +144,7 @@ COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
         "complex",
         "Resource metadata maintained by the service provider.",
         mutability=_READ_ONLY,
+        filterable=False,  # not in the document; its stored dates are, below
         sub_attributes=(
             # resourceType, location and version are computed on the way out.
             Attribute("resourceType", case_exact=True, mutability=_READ_ONLY, filterable=False),
@@ -289,6 +290,10 @@ ENTERPRISE_USER = Schema(
 )
 
 USER_SCHEMAS: tuple[Schema, ...] = (CORE_USER, ENTERPRISE_USER)
+# The multi-valued attributes kept as user_values rows (filters, the write path).
+VALUE_ROW_ATTRIBUTES = tuple(
+    a.name for a in CORE_USER.attributes if isinstance(a.storage, ValueRows)
+)
 # Schemas that live in the document under their URN (RFC 7643 §3.3).
 EXTENSION_SCHEMAS: tuple[Schema, ...] = (ENTERPRISE_USER,)
 

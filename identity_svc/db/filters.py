@@ -5,6 +5,9 @@ every fragment comes from the tables below and every client value becomes a `$n`
 parameter, so no text from the AST ever reaches SQL. Names (attributes,
 sub-attributes, schema URIs) are matched case-insensitively (RFC 7644 §3.10).
 
+What each attribute is in SQL comes from db/filter_attributes.py, which derives
+it from scim_schema's declarations.
+
 Expressions are built over the alias `u` (users) or `g` (groups); the caller ANDs
 the org scope outside them, and since nothing here can close a parenthesis it did
 not open, a filter can never widen that scope.
@@ -12,7 +15,6 @@ not open, a filter can never widen that scope.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,23 +22,24 @@ from datetime import UTC, datetime
 from typing import TypeAlias
 
 from identity_api.v1 import identity_pb2 as pb
+from identity_svc.db.filter_attributes import (
+    ALIAS,
+    MEMBERS,
+    SCHEMAS,
+    SORT_KEYS,
+    Attribute,
+    Column,
+    Kind,
+    MultiValued,
+    Resource,
+)
 from identity_svc.domain.errors import InvalidFilter, InvalidValue
 
 # A hostile AST must not cost more than a reasonable filter does.
 MAX_DEPTH = 50
 MAX_LEAVES = 200
 
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:user"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:group"
-ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user"
-_ENTERPRISE_JSON = "u.document->'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User'"
-
 Op: TypeAlias = pb.CompareOperator.ValueType
-
-
-class Resource(enum.Enum):
-    USERS = "users"
-    GROUPS = "groups"
 
 
 class SqlParams:
@@ -55,172 +58,6 @@ class SqlParams:
         return list(self._args)
 
 
-class Kind(enum.Enum):
-    TEXT = "string"  # caseExact false: compared through lower()
-    EXACT = "case-exact string"
-    BOOLEAN = "boolean"
-    DATETIME = "dateTime"
-    UUID = "id"  # a string attribute holding one of our uuids
-
-
-@dataclass(frozen=True)
-class Column:
-    """A single value reachable as SQL: `name` is canonical, for messages."""
-
-    name: str
-    sql: str
-    kind: Kind
-
-
-@dataclass(frozen=True)
-class MultiValued:
-    """A multi-valued attribute: one row per value, reached through EXISTS."""
-
-    key: str  # lower-case attribute name
-    exists_prefix: str  # "EXISTS (SELECT 1 FROM ... WHERE <correlation>", closed by exists()
-    subs: Mapping[str, Column]  # lower-case sub-attribute -> column of the value row
-
-    def exists(self, condition: str) -> str:
-        return f"{self.exists_prefix} AND {condition})"
-
-
-Attribute = Column | MultiValued
-
-
-def _doc(name: str, path: str) -> Column:
-    return Column(name, f"({path})", Kind.TEXT)
-
-
-def _user_values(name: str) -> MultiValued:
-    # `name` comes from _MULTI_VALUED_USER_ATTRIBUTES, never from a client.
-    prefix = (
-        "EXISTS (SELECT 1 FROM user_values v WHERE v.org_id = u.org_id AND v.user_id = u.id"
-        f" AND v.attribute = '{name}'"
-    )
-    subs = {
-        "value": Column(f"{name}.value", "v.value", Kind.TEXT),
-        "type": Column(f"{name}.type", "v.type", Kind.TEXT),
-        "display": Column(f"{name}.display", "v.display", Kind.TEXT),
-        "primary": Column(f"{name}.primary", "v.is_primary", Kind.BOOLEAN),
-    }
-    return MultiValued(name.lower(), prefix, subs)
-
-
-# The rows of user_values (see the migration), named as they are stored.
-_MULTI_VALUED_USER_ATTRIBUTES = (
-    *("emails", "phoneNumbers", "ims", "photos"),
-    *("entitlements", "roles", "x509Certificates"),
-)
-
-# A group_members row `gm`: PATCH paths like members[value eq "id"] and the
-# members attribute of groups share it.
-MEMBERS = MultiValued(
-    "members",
-    "EXISTS (SELECT 1 FROM group_members gm WHERE gm.org_id = g.org_id AND gm.group_id = g.id",
-    {
-        "value": Column("members.value", "gm.user_id", Kind.UUID),
-        "display": Column(
-            "members.display",
-            "(SELECT mu.display_name FROM users mu"
-            " WHERE mu.org_id = gm.org_id AND mu.id = gm.user_id)",
-            Kind.TEXT,
-        ),
-        "type": Column("members.type", "'User'", Kind.TEXT),
-    },
-)
-
-_USER_GROUPS = MultiValued(
-    "groups",
-    "EXISTS (SELECT 1 FROM group_members ugm JOIN groups ug"
-    " ON ug.org_id = ugm.org_id AND ug.id = ugm.group_id"
-    " WHERE ugm.org_id = u.org_id AND ugm.user_id = u.id",
-    {
-        "value": Column("groups.value", "ugm.group_id", Kind.UUID),
-        "display": Column("groups.display", "ug.display_name", Kind.TEXT),
-        "type": Column("groups.type", "'direct'", Kind.TEXT),
-    },
-)
-
-
-def _table(*attributes: Attribute) -> dict[str, Attribute]:
-    return {a.name.lower() if isinstance(a, Column) else a.key: a for a in attributes}
-
-
-_USER_CORE = _table(
-    Column("id", "u.id", Kind.UUID),
-    Column("userName", "u.user_name", Kind.TEXT),
-    Column("externalId", "u.external_id", Kind.EXACT),
-    Column("active", "u.active", Kind.BOOLEAN),
-    Column("displayName", "u.display_name", Kind.TEXT),
-    Column("name.givenName", "u.given_name", Kind.TEXT),
-    Column("name.familyName", "u.family_name", Kind.TEXT),
-    *(
-        _doc(name, f"u.document->>'{name}'")
-        for name in ("nickName", "title", "userType", "locale", "preferredLanguage")
-    ),
-    *(_doc(name, f"u.document->>'{name}'") for name in ("timezone", "profileUrl")),
-    *(
-        _doc(f"name.{sub}", f"u.document->'name'->>'{sub}'")
-        for sub in ("formatted", "middleName", "honorificPrefix", "honorificSuffix")
-    ),
-    Column("meta.created", "u.created", Kind.DATETIME),
-    Column("meta.lastModified", "u.last_modified", Kind.DATETIME),
-    *(_user_values(name) for name in _MULTI_VALUED_USER_ATTRIBUTES),
-    _USER_GROUPS,
-)
-
-_USER_ENTERPRISE = _table(
-    *(
-        _doc(name, f"{_ENTERPRISE_JSON}->>'{name}'")
-        for name in ("employeeNumber", "costCenter", "organization", "division", "department")
-    ),
-    *(
-        _doc(f"manager.{sub}", f"{_ENTERPRISE_JSON}->'manager'->>'{sub}'")
-        for sub in ("value", "displayName")
-    ),
-)
-
-_GROUP_CORE = _table(
-    Column("id", "g.id", Kind.UUID),
-    Column("displayName", "g.display_name", Kind.TEXT),
-    Column("externalId", "g.external_id", Kind.EXACT),
-    Column("meta.created", "g.created", Kind.DATETIME),
-    Column("meta.lastModified", "g.last_modified", Kind.DATETIME),
-    MEMBERS,
-)
-
-# By lower-case schema URI, core first: a name without URI is looked up in order.
-_SCHEMAS: Mapping[Resource, Mapping[str, Mapping[str, Attribute]]] = {
-    Resource.USERS: {USER_SCHEMA: _USER_CORE, ENTERPRISE_SCHEMA: _USER_ENTERPRISE},
-    Resource.GROUPS: {GROUP_SCHEMA: _GROUP_CORE},
-}
-
-# ORDER BY keys: indexed attributes only (SPEC §3). A multi-valued attribute sorts
-# by its primary value (RFC 7644 §3.4.2.3).
-_SORT_KEYS: Mapping[Resource, Mapping[str, str]] = {
-    Resource.USERS: {
-        "id": "u.id",
-        "username": "lower(u.user_name)",
-        "externalid": "u.external_id",
-        "active": "u.active",
-        "displayname": "lower(u.display_name)",
-        "name.givenname": "lower(u.given_name)",
-        "name.familyname": "lower(u.family_name)",
-        "emails": "lower(u.primary_email)",
-        "emails.value": "lower(u.primary_email)",
-        "meta.created": "u.created",
-        "meta.lastmodified": "u.last_modified",
-    },
-    Resource.GROUPS: {
-        "id": "g.id",
-        "displayname": "lower(g.display_name)",
-        "externalid": "g.external_id",
-        "meta.created": "g.created",
-        "meta.lastmodified": "g.last_modified",
-    },
-}
-_SORT_ALIAS = {Resource.USERS: "u", Resource.GROUPS: "g"}
-
 # ---------------------------------------------------------------- comparisons
 
 _ORDERING = {pb.GT: ">", pb.GE: ">=", pb.LT: "<", pb.LE: "<="}
@@ -233,6 +70,7 @@ _OPS_BY_KIND: Mapping[Kind, frozenset[Op]] = {
     Kind.UUID: _ALL_OPS,
     Kind.BOOLEAN: frozenset((pb.EQ, pb.NE, pb.PR)),
     Kind.DATETIME: frozenset((pb.EQ, pb.NE, pb.PR, *_ORDERING)),
+    Kind.COMPLEX: frozenset((pb.PR,)),
 }
 # (column, parameter) shapes for string comparisons. Case-insensitive columns
 # compare lower() with lower(), which is what the lower(...) indexes serve.
@@ -251,6 +89,8 @@ def _op_name(op: Op) -> str:
 def _present(col: Column) -> str:
     if col.kind in (Kind.TEXT, Kind.EXACT):
         return f"({col.sql} IS NOT NULL AND {col.sql} <> '')"
+    if col.kind is Kind.COMPLEX:  # RFC 7644 §3.4.2.2: a complex value with some sub-value
+        return f"(jsonb_typeof({col.sql}) = 'object' AND {col.sql} <> '{{}}'::jsonb)"
     return f"{col.sql} IS NOT NULL"
 
 
@@ -359,6 +199,8 @@ def _compare_multi(
         negate, op = True, pb.EQ
     if op == pb.PR and sub is None:
         condition = "TRUE"
+    elif sub is None and "value" not in attr.subs:
+        raise InvalidFilter(f"{attr.key} is compared through its sub-attributes")
     else:
         condition = _compare(sub or attr.subs["value"], op, value, params)
     sql = attr.exists(condition)
@@ -535,7 +377,7 @@ def compile_filter(resource: Resource, expr: pb.Filter, params: SqlParams) -> st
     attributes, wrong operators or value types, and oversized filters.
     """
     _check_size(expr)
-    return _compile(expr, _Scope(_SCHEMAS[resource]), params)
+    return _compile(expr, _Scope(SCHEMAS[resource]), params)
 
 
 def compile_member_filter(expr: pb.Filter, params: SqlParams) -> str:
@@ -545,7 +387,7 @@ def compile_member_filter(expr: pb.Filter, params: SqlParams) -> str:
     or `type`. Raises InvalidFilter like compile_filter.
     """
     _check_size(expr)
-    return _compile(expr, _Scope(_SCHEMAS[Resource.GROUPS], row=MEMBERS), params)
+    return _compile(expr, _Scope(SCHEMAS[Resource.GROUPS], row=MEMBERS), params)
 
 
 def order_by(resource: Resource, sort: pb.SortOrder | None) -> str:
@@ -553,14 +395,14 @@ def order_by(resource: Resource, sort: pb.SortOrder | None) -> str:
 
     Raises InvalidValue for an attribute that cannot be sorted on.
     """
-    alias = _SORT_ALIAS[resource]
+    alias = ALIAS[resource]
     tie_breakers = f"{alias}.created, {alias}.id"
     if sort is None or not sort.by.attribute:
         return tie_breakers
     path = sort.by
-    core = next(iter(_SCHEMAS[resource]))
+    core = next(iter(SCHEMAS[resource]))
     attr, sub = path.attribute.lower(), path.sub_attribute.lower()
-    key = _SORT_KEYS[resource].get(f"{attr}.{sub}" if sub else attr)
+    key = SORT_KEYS[resource].get(f"{attr}.{sub}" if sub else attr)
     if key is None or path.schema_uri.lower() not in ("", core):
         raise InvalidValue(f"cannot sort by {_shown(path)}")
     return f"{key} DESC, {tie_breakers}" if sort.descending else f"{key}, {tie_breakers}"

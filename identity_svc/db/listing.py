@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
-from identity_svc.db.filters import Resource, SqlParams, compile_filter, order_by
+from identity_svc.db.filter_attributes import Resource
+from identity_svc.db.filters import SqlParams, compile_filter, order_by
 from identity_svc.db.walks import Position, WalkMark, find_position, mark, walk_key
 from identity_svc.domain.errors import InvalidCursor
 

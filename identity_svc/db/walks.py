@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from identity_api.v1 import identity_pb2 as pb
-from identity_svc.db.filters import Resource
+from identity_svc.db.filter_attributes import Resource
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection

@@ -21,17 +21,7 @@ from scim_schema.user import (
     COMMON_ATTRIBUTES,
     CORE_USER,
     EXTENSION_SCHEMAS,
-)
-
-# Multi-valued attributes whose values get a user_values row, for filters.
-INDEXED_MULTI_VALUED = (
-    "emails",
-    "phoneNumbers",
-    "ims",
-    "photos",
-    "entitlements",
-    "roles",
-    "x509Certificates",
+    VALUE_ROW_ATTRIBUTES,
 )
 
 # RFC 7644 §3.3: read-only attributes in a request are ignored; writeOnly
@@ -112,7 +102,7 @@ def derive_user_fields(document: dict[str, Any]) -> UserFields:
     name = document.get("name") or {}
     values = tuple(
         _multi_value(attribute, position, element)
-        for attribute in INDEXED_MULTI_VALUED
+        for attribute in VALUE_ROW_ATTRIBUTES
         for position, element in enumerate(document.get(attribute) or [])
     )
     for value in values:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
-from identity_svc.db.filters import Resource, SqlParams
+from identity_svc.db.filter_attributes import Resource
+from identity_svc.db.filters import SqlParams
 from identity_svc.db.ids import parse_id
 from identity_svc.db.listing import ListedRows, Scope, list_rows
 from identity_svc.db.users import IN_GROUP_CONDITION, USER_COLUMNS, UsersRepository, user_from_row

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
-from identity_svc.db.filters import Resource, SqlParams, compile_member_filter
+from identity_svc.db.filter_attributes import Resource
+from identity_svc.db.filters import SqlParams, compile_member_filter
 from identity_svc.db.groups import GROUP_COLUMNS, GroupsRepository, group_from_row
 from identity_svc.db.listing import ListedRows, list_rows
 from identity_svc.db.users import UsersRepository

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
-from identity_svc.db.filters import Resource
+from identity_svc.db.filter_attributes import Resource
 from identity_svc.db.groups import GroupsRepository
 from identity_svc.db.listing import ListedRows, list_rows
 from identity_svc.db.orgs import OrgsRepository

@@ -23,8 +23,9 @@ import asyncpg
 import pytest
 
 from identity_api.v1 import identity_pb2 as pb
-from identity_svc.db import filters
-from identity_svc.db.filters import MultiValued, Resource, SqlParams, compile_member_filter
+from identity_svc.db import filter_attributes
+from identity_svc.db.filter_attributes import MultiValued, Resource
+from identity_svc.db.filters import SqlParams, compile_member_filter
 from identity_svc.db.groups import GROUP_COLUMNS, GroupsRepository
 from identity_svc.db.listing import list_rows
 from identity_svc.db.users import USER_COLUMNS
@@ -73,7 +74,12 @@ async def _seed(conn: asyncpg.Connection) -> World:
     await conn.executemany(
         "INSERT INTO orgs (org_id, name) VALUES ($1, $2)", [(w.org_a, "A"), (w.org_b, "B")]
     )
-    alice_doc = {"title": "Engineer", ENTERPRISE: {"employeeNumber": "100"}}
+    alice_doc = {
+        "title": "Engineer",
+        "name": {"givenName": "Alice", "formatted": "Alice A"},
+        "addresses": [{"formatted": "1 Main St", "type": "work", "primary": True}],
+        ENTERPRISE: {"employeeNumber": "100"},
+    }
     users: list[Sequence[Any]] = [
         (w.org_a, w.u1, "Alice@Example.com", "ext-1", True, "Alice A", alice_doc, "2024-01-01"),
         (w.org_a, w.u2, "bob@example.com", "EXT-2", False, None, {}, "2024-06-01"),
@@ -220,7 +226,25 @@ USER_CASES: list[tuple[pb.Filter, str]] = [
     (cmp("employeeNumber", pb.EQ, "100", uri=ENTERPRISE), "u1"),
     (cmp("EMPLOYEENUMBER", pb.PR), "u1"),
     (and_(cmp("active", pb.EQ, True), or_(cmp("title", pb.PR), cmp("emails", pb.PR))), "u1"),
+    # Attributes kept only in the document are filterable too (unindexed), complex ones
+    # by presence and their sub-attributes, multi-valued ones value by value.
+    (cmp("name", pb.PR), "u1"),
+    (cmp("name.formatted", pb.CO, "alice"), "u1"),
+    (cmp("addresses", pb.PR), "u1"),
+    (cmp("addresses.formatted", pb.CO, "MAIN"), "u1"),
+    (cmp("addresses.formatted", pb.EQ, None), "u2 u3"),
+    (vpath("addresses", and_(cmp("type", pb.EQ, "work"), cmp("primary", pb.EQ, True))), "u1"),
+    (vpath("addresses", cmp("type", pb.EQ, "home")), ""),
 ]
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [cmp("name", pb.EQ, "Alice"), cmp("addresses", pb.CO, "Main"), cmp("password", pb.PR)],
+)
+async def test_what_cannot_be_compared_is_an_invalid_filter(conn, world, expr):
+    with pytest.raises(InvalidFilter):
+        await user_ids(conn, world.org_a, expr)
 
 
 @pytest.mark.parametrize(("expr", "expected"), USER_CASES)
@@ -350,7 +374,7 @@ _VALUES: list[object] = [
 ]
 
 
-def _paths(table: dict[str, filters.Attribute]) -> list[str]:
+def _paths(table: dict[str, filter_attributes.Attribute]) -> list[str]:
     paths: list[str] = []
     for key, attribute in table.items():
         paths.append(key)
@@ -369,7 +393,7 @@ def _all_comparisons(paths: list[str], uri: str = "") -> list[pb.Filter]:
 @pytest.mark.parametrize("resource", list(Resource))
 async def test_every_allowlisted_attribute_and_operator_is_valid_sql(conn, world, resource):
     exprs: list[pb.Filter] = []
-    for uri, table in filters._SCHEMAS[resource].items():
+    for uri, table in filter_attributes.SCHEMAS[resource].items():
         exprs += _all_comparisons(_paths(dict(table)), uri)
         for attribute in table.values():
             if isinstance(attribute, MultiValued):
@@ -391,7 +415,7 @@ async def test_every_allowlisted_attribute_and_operator_is_valid_sql(conn, world
 
 async def test_every_member_filter_is_valid_sql(conn, world):
     ran, matched = 0, 0
-    for expr in _all_comparisons(list(filters.MEMBERS.subs)):
+    for expr in _all_comparisons(list(filter_attributes.MEMBERS.subs)):
         try:
             removed = await removed_members(conn, world.org_a, world.g1, expr)
         except InvalidFilter:

@@ -16,10 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from identity_api.v1 import identity_pb2 as pb
+from identity_svc.db.filter_attributes import Resource
 from identity_svc.db.filters import (
     MAX_DEPTH,
     MAX_LEAVES,
-    Resource,
     SqlParams,
     compile_filter,
     compile_member_filter,
