@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -29,6 +30,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not value > 0:  # also refuses NaN
+        raise ConfigError(f"{name} must be greater than 0, got {env.get(name)!r}")
+    return value
 
 
 def _log_format(env: Mapping[str, str]) -> str:
@@ -135,6 +143,10 @@ class Settings:
     drain_seconds: float = 20.0
     # "json" (one object per line) or "text".
     log_format: str = "json"
+    # A member deleted through SCIM stays restorable this long (issue 10);
+    # every `purge_interval_seconds` the service purges the expired ones.
+    restore_window: timedelta = timedelta(days=30)
+    purge_interval_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -165,4 +177,6 @@ class Settings:
             shutdown_delay_seconds=_float(env, "SHUTDOWN_DELAY_SECONDS", 5.0),
             drain_seconds=_float(env, "IDENTITY_DRAIN_SECONDS", 20.0),
             log_format=_log_format(env),
+            restore_window=timedelta(days=_positive(env, "IDENTITY_RESTORE_WINDOW_DAYS", 30)),
+            purge_interval_seconds=_positive(env, "IDENTITY_PURGE_INTERVAL_SECONDS", 300.0),
         )

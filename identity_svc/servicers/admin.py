@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -11,15 +12,16 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.servicers.context import writer
-from identity_svc.services import keys, orgs, roles
+from identity_svc.services import deleted_users, keys, orgs, roles
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
 
 
 class OrgAdminServicer(pb_grpc.OrgAdminServicer):
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, restore_window: timedelta) -> None:
         self._pool = pool
+        self._restore_window = restore_window
 
     async def CreateOrg(self, request: pb.CreateOrgRequest, context: Ctx) -> pb.Org:
         org = await orgs.create_org(
@@ -111,3 +113,29 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             convert.role_from_proto(request.role),
         )
         return convert.org_to_proto(org)
+
+    async def RestoreMember(
+        self, request: pb.RestoreMemberRequest, context: Ctx
+    ) -> pb.RestoreMemberResponse:
+        user, missing = await deleted_users.restore_member(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.user_name,
+            self._restore_window,
+        )
+        return pb.RestoreMemberResponse(user=convert.user_to_proto(user), missing_group_ids=missing)
+
+    async def ListDeletedMembers(
+        self, request: pb.ListDeletedMembersRequest, context: Ctx
+    ) -> pb.ListDeletedMembersResponse:
+        found, next_token = await deleted_users.list_deleted_members(
+            self._pool,
+            request.org_id,
+            writer(request.context, context).actor,
+            self._restore_window,
+            request.page_size,
+            request.page_token,
+        )
+        members = [convert.deleted_member_to_proto(d, self._restore_window) for d in found]
+        return pb.ListDeletedMembersResponse(members=members, next_page_token=next_token)
