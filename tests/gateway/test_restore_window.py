@@ -66,6 +66,7 @@ async def test_deleted_through_scim_then_restored(http, tenant, operator_channel
     )
     before = await _get(http, url, tenant)
     assert [g["value"] for g in before["groups"]] == [group["id"]]
+    total = (await _get(http, f"{tenant.base}/Users?count=0", tenant))["totalResults"]
 
     # Entra hard-deletes.
     await _send(http, "DELETE", url, tenant, None, 204)
@@ -77,6 +78,7 @@ async def test_deleted_through_scim_then_restored(http, tenant, operator_channel
     )
     listed = await _get(http, f'{tenant.base}/Users?filter=userName eq "ada@acme.test"', tenant)
     assert listed["totalResults"] == 0
+    assert (await _get(http, f"{tenant.base}/Users?count=0", tenant))["totalResults"] == total - 1
     in_group = await _get(http, f"{tenant.base}/Groups/{group['id']}", tenant)
     assert in_group.get("members", []) == []
     with pytest.raises(grpc.aio.AioRpcError) as no_role:
@@ -104,3 +106,4 @@ async def test_deleted_through_scim_then_restored(http, tenant, operator_channel
     assert role.role == pb.GRAPH_ADMIN
     listed = await _get(http, f'{tenant.base}/Users?filter=userName eq "ada@acme.test"', tenant)
     assert [r["id"] for r in listed["Resources"]] == [user["id"]]
+    assert (await _get(http, f"{tenant.base}/Users?count=0", tenant))["totalResults"] == total
