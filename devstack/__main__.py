@@ -93,8 +93,8 @@ graphos-scim is running.
   SCIM base URL of an org: {public}/scim/v2/<org>
 
 Onboard an org and get a SCIM key (in another shell{_cli_hint(env)}):
-  .venv/bin/identityctl org create acme --name "Acme" \\
-      --admin-email admin@acme.example --sso-configured
+  .venv/bin/identityctl org create acme --name "Acme" --admin-email admin@acme.example \\
+      --admin-given-name Avery --admin-family-name Admin --sso-configured
   .venv/bin/identityctl key create acme --name "Okta SCIM key" --actor admin@acme.example
 
 Ctrl-C stops everything.

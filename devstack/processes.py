@@ -256,7 +256,10 @@ def onboard(cli_env: Mapping[str, str], org: str, key_name: str = "scim") -> tup
     """Create an org (SSO configured) and a SCIM key; return (scim_url, token)."""
     admin = f"admin@{org}.test"
     identityctl(
-        cli_env, "org", "create", org, "--name", org, "--admin-email", admin, "--sso-configured"
-    )
+        cli_env,
+        "org", "create", org, "--name", org, "--admin-email", admin, "--sso-configured",
+        # Named, as every member should be (SPEC §5): testers read the first user.
+        "--admin-given-name", "Org", "--admin-family-name", "Admin",
+    )  # fmt: skip
     key = identityctl(cli_env, "key", "create", org, "--name", key_name, "--actor", admin)
     return str(key["scim_url"]), str(key["token"])

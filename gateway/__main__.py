@@ -18,6 +18,7 @@ import uvloop
 from aiohttp import web
 
 from gateway.app import create_app
+from gateway.http_server import ScimAppRunner
 from gateway.keys import READINESS
 from gateway.settings import ConfigError, Settings
 from json_logs import configure_logging
@@ -27,7 +28,7 @@ log = logging.getLogger("gateway")
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.drain_seconds)
+    runner = ScimAppRunner(app, access_log=None, shutdown_timeout=settings.drain_seconds)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

@@ -8,10 +8,19 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from gateway.auth import auth_middleware
+from gateway.auth_limit import FailedAuthLimiter
 from gateway.cursors import CursorSeal
 from gateway.identity_client import IdentityClient, open_channel
 from gateway.key_cache import Clock, KeyCache
-from gateway.keys import CURSORS, IDENTITY, KEY_CACHE, RATE_LIMITER, READINESS, SETTINGS
+from gateway.keys import (
+    AUTH_LIMITER,
+    CURSORS,
+    IDENTITY,
+    KEY_CACHE,
+    RATE_LIMITER,
+    READINESS,
+    SETTINGS,
+)
 from gateway.metrics import METRICS, GatewayMetrics, metrics_middleware
 from gateway.rate_limit import RateLimiter
 from gateway.readiness import Readiness
@@ -19,6 +28,7 @@ from gateway.responses import error_middleware
 from gateway.revocations import watch_revocations
 from gateway.routes import setup_routes
 from gateway.settings import Settings
+from gateway.url_checks import url_middleware
 
 
 async def _identity_channel(app: web.Application) -> AsyncIterator[None]:
@@ -38,9 +48,10 @@ def create_app(
     dates cursors, which any replica may be asked to honour.
     """
     # Metrics are outermost, so they count every answer; error handling is
-    # next, so auth failures are SCIM errors too.
+    # next, so auth failures are SCIM errors too; the URL is judged only for
+    # an authenticated caller.
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, auth_middleware],
+        middlewares=[metrics_middleware, error_middleware, auth_middleware, url_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -49,6 +60,9 @@ def create_app(
     app[KEY_CACHE] = KeyCache(settings.key_cache_seconds, clock)
     app[RATE_LIMITER] = RateLimiter(
         settings.rate_limit_per_second, settings.rate_limit_burst, clock
+    )
+    app[AUTH_LIMITER] = FailedAuthLimiter(
+        settings.auth_failure_budget, settings.auth_failure_window_seconds, clock
     )
     app[CURSORS] = CursorSeal(settings.cursor_key(), settings.cursor_timeout_seconds, wall_clock)
     app.cleanup_ctx.append(_identity_channel)

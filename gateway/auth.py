@@ -5,6 +5,9 @@ presented token for the org in the URL. A verified key is trusted for at most
 `key_cache_seconds` without asking again; a revocation reaches the cache at
 once through the event stream (gateway/revocations.py), and while that stream
 is down no key is trusted for more than 2 s. Auth fails closed: any doubt is a 401.
+
+A key the cache does not know costs a lookup; repeated failures of one client
+address and key id are refused from memory instead (gateway/auth_limit.py).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import hashlib
 from aiohttp import web
 
 from gateway import errors
+from gateway.client_address import client_address
 from gateway.identity_client import IdentityClient
-from gateway.keys import IDENTITY, KEY_CACHE, RATE_LIMITER
+from gateway.keys import AUTH_LIMITER, IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
+from gateway.metrics import METRICS
 from gateway.responses import REQUEST_ID, Handler
 from identity_api.v1 import identity_pb2 as pb
 
@@ -29,17 +34,40 @@ def _bearer(request: web.Request) -> str:
     return token.strip()
 
 
+def presented_key_id(token: str) -> str | None:
+    """The key id a token names, if it has the shape `<prefix>_<key id>_<secret>` (SPEC §5).
+
+    The identity service alone decides validity; this only picks the token's
+    failed-auth bucket, so a misreading can cost a bucket, never grant access.
+    """
+    parts = token.split("_", 2)
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        return None
+    return parts[1]
+
+
 async def _verified_key(request: web.Request, org_id: str, token: str) -> str:
     cache = request.app[KEY_CACHE]
     digest = hashlib.sha256(token.encode()).digest()
     key_id = cache.get(org_id, digest)
     if key_id is not None:
         return key_id
+    limiter = request.app[AUTH_LIMITER]
+    address = client_address(request, request.app[SETTINGS].trusted_proxies)
+    presented = presented_key_id(token)
+    wait = limiter.retry_after(address, presented)
+    if wait is not None:
+        request.app[METRICS].auth_limited.inc()
+        raise errors.TooManyRequests(
+            "too many failed authentication attempts; retry later",
+            headers={"Retry-After": str(wait)},
+        )
     identity: IdentityClient = request.app[IDENTITY]
     verdict = await identity.call(
         "VerifyScimKey", pb.VerifyScimKeyRequest(org_id=org_id, token=token), request[REQUEST_ID]
     )
     if not verdict.valid:
+        limiter.failed(address, presented)
         raise errors.Unauthorized("the bearer token is not a valid key for this org")
     cache.put(org_id, digest, verdict.key.id)
     return str(verdict.key.id)
@@ -57,10 +85,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if org_id is None or getattr(request.match_info.handler, "scim_public", False):
         return await handler(request)
     key_id = await _verified_key(request, org_id, _bearer(request))
-    wait = request.app[RATE_LIMITER].retry_after(key_id)
-    if wait is not None:
-        raise errors.TooManyRequests(
-            "too many requests for this key; slow down", headers={"Retry-After": str(wait)}
-        )
+    request.app[RATE_LIMITER].take(key_id)
     request[KEY_ID] = key_id
     return await handler(request)

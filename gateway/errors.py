@@ -107,8 +107,16 @@ class PayloadTooLarge(ScimError):
     status = 413
 
 
+class UriTooLong(ScimError):
+    status = 414
+
+
 class TooManyRequests(ScimError):
     status = 429
+
+
+class HeaderFieldsTooLarge(ScimError):
+    status = 431  # RFC 6585 §5
 
 
 class InternalError(ScimError):

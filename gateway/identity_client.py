@@ -40,6 +40,7 @@ _BY_REASON: dict[str, type[errors.ScimError]] = {
     "INVALID_CURSOR": errors.InvalidCursor,
     "TOO_MANY": errors.TooMany,
     "PERMISSION_DENIED": errors.Forbidden,
+    "DEPROVISIONING_PAUSED": errors.TooManyRequests,
 }
 
 # CANCELLED too: a call that reaches the identity service as it stops is
@@ -68,13 +69,13 @@ def credential_metadata(service_token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {service_token}"),) if service_token else ()
 
 
-def _reason(exc: grpc.aio.AioRpcError) -> str:
+def _error_info(exc: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo:
     status = rpc_status.from_call(exc)
     for detail in status.details if status else ():
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(info):
-            return str(info.reason)
-    return ""
+            return info
+    return error_details_pb2.ErrorInfo()
 
 
 @contextmanager
@@ -88,10 +89,14 @@ def map_rpc_errors() -> Iterator[None]:
                 "the identity service is unavailable; retry later",
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             ) from exc
-        error = _BY_REASON.get(_reason(exc))
+        info = _error_info(exc)
+        error = _BY_REASON.get(info.reason)
         if error is None:
             raise  # a bug or misconfiguration: the error middleware logs it, answers 500
-        raise error(exc.details() or error.__name__) from exc
+        # The identity service says how long a refusal lasts (the deprovisioning brake).
+        wait = info.metadata.get("retry_after_seconds")
+        headers = {"Retry-After": wait} if wait else None
+        raise error(exc.details() or error.__name__, headers=headers) from exc
 
 
 class IdentityClient:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.auth_limit import FailedAuthLimiter
 from gateway.cursors import CursorSeal
 from gateway.identity_client import IdentityClient
 from gateway.key_cache import KeyCache
@@ -15,5 +16,6 @@ SETTINGS = web.AppKey("settings", Settings)
 IDENTITY = web.AppKey("identity", IdentityClient)
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+AUTH_LIMITER = web.AppKey("auth_limiter", FailedAuthLimiter)
 READINESS = web.AppKey("readiness", Readiness)
 CURSORS = web.AppKey("cursors", CursorSeal)

@@ -58,6 +58,11 @@ class GatewayMetrics:
             ["route", "method", "idp"],
             registry=self.registry,
         )
+        self.auth_limited = Counter(
+            "scim_auth_limited",
+            "Requests refused by the failed-authentication limit, without a key lookup.",
+            registry=self.registry,
+        )
         self.rpcs = Counter(
             "grpc_client_handled",
             "Calls to the identity service, by method and status code.",

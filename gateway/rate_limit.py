@@ -6,6 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 
+from gateway import errors
 from gateway.key_cache import Clock
 
 
@@ -17,20 +18,35 @@ class _Bucket:
 
 @dataclass
 class RateLimiter:
-    """A token bucket per key: `rate` requests/s sustained, bursts of `burst`."""
+    """A token bucket per key: `rate` requests/s sustained, bursts of `burst`.
+
+    A request may cost more than one token (a Bulk request costs one per
+    operation). A cost above `burst` is let through once the bucket is full and
+    leaves it in debt: such a request is slow, not impossible, and the key's
+    sustained rate still holds.
+    """
 
     rate: float
     burst: int
     clock: Clock = time.monotonic
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
 
-    def retry_after(self, key_id: str) -> int | None:
-        """Take a token for `key_id`; None if allowed, else seconds to wait."""
+    def take(self, key_id: str, cost: int = 1, *, paid: int = 0) -> None:
+        """Take what a request of `cost` tokens still owes, or take none and raise 429.
+
+        `paid`: tokens the request already took, so that paying in two steps
+        (the auth middleware's one, then the rest of a Bulk request) is
+        allowed or refused exactly as paying the whole cost at once.
+        """
         now = self.clock()
         bucket = self._buckets.setdefault(key_id, _Bucket(float(self.burst), now))
         bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
         bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return None
-        return max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
+        need = float(max(0, min(cost, self.burst) - paid))
+        if bucket.tokens >= need:
+            bucket.tokens -= max(0, cost - paid)
+            return
+        wait = max(1, math.ceil((need - bucket.tokens) / self.rate))
+        raise errors.TooManyRequests(
+            "too many requests for this key; slow down", headers={"Retry-After": str(wait)}
+        )

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.client_address import Network, parse_networks
 from identity_api.client_tls import IdentityTls, TlsConfigError
 
 
@@ -52,6 +53,27 @@ def _cursor_timeout(env: Mapping[str, str]) -> int:
     return int(timeout)
 
 
+def _auth_failure_budget(env: Mapping[str, str]) -> int:
+    budget = _number(env, "SCIM_AUTH_FAILURE_BUDGET", 20)
+    if budget < 1 or budget != int(budget):
+        raise ConfigError(f"SCIM_AUTH_FAILURE_BUDGET must be a whole number ≥ 1, got {budget}")
+    return int(budget)
+
+
+def _auth_failure_window(env: Mapping[str, str]) -> float:
+    window = _number(env, "SCIM_AUTH_FAILURE_WINDOW_SECONDS", 60.0)
+    if window <= 0:
+        raise ConfigError(f"SCIM_AUTH_FAILURE_WINDOW_SECONDS must be above 0, got {window}")
+    return window
+
+
+def _trusted_proxies(env: Mapping[str, str]) -> tuple[Network, ...]:
+    try:
+        return parse_networks(env.get("GATEWAY_TRUSTED_PROXIES", ""))
+    except ValueError as exc:
+        raise ConfigError(f"GATEWAY_TRUSTED_PROXIES: {exc}") from exc
+
+
 def _cursor_secret(env: Mapping[str, str]) -> str:
     secret = env.get("SCIM_CURSOR_SECRET", "")
     if secret and len(secret) < MIN_CURSOR_SECRET_CHARS:
@@ -82,6 +104,13 @@ class Settings:
     # Per key and replica: sustained requests/s and burst.
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 500
+    # Per client address and key id: failed authentications allowed within a
+    # window; past them 429 from memory, without asking the identity service.
+    auth_failure_budget: int = 20
+    auth_failure_window_seconds: float = 60.0
+    # Proxies (the ingress controller's networks) whose X-Forwarded-For names
+    # the client, for the failed-auth limit; empty: the transport peer is.
+    trusted_proxies: tuple[Network, ...] = ()
     # How long a verified key is trusted without asking again.
     key_cache_seconds: float = 2.0
     identity_timeout_seconds: float = 10.0
@@ -143,6 +172,9 @@ class Settings:
             bulk_max_operations=int(_number(env, "SCIM_BULK_MAX_OPERATIONS", 1000)),
             rate_limit_per_second=_number(env, "SCIM_RATE_LIMIT_PER_SECOND", 100.0),
             rate_limit_burst=int(_number(env, "SCIM_RATE_LIMIT_BURST", 500)),
+            auth_failure_budget=_auth_failure_budget(env),
+            auth_failure_window_seconds=_auth_failure_window(env),
+            trusted_proxies=_trusted_proxies(env),
             key_cache_seconds=_number(env, "SCIM_KEY_CACHE_SECONDS", 2.0),
             identity_timeout_seconds=_number(env, "GATEWAY_IDENTITY_TIMEOUT_SECONDS", 10.0),
             identity_tls=tls,

@@ -10,6 +10,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.domain.errors import InvalidValue
+from identity_svc.domain.member_name import MemberName
 from identity_svc.domain.models import (
     Actor,
     DeletedUser,
@@ -23,6 +24,7 @@ from identity_svc.domain.models import (
     User,
     WriteContext,
 )
+from identity_svc.services.brake import BrakeStatus
 from identity_svc.services.groups import MemberInclusion
 
 _ACTOR_KINDS = {"scim_key_id": "scim_key", "admin_email": "admin", "service": "service"}
@@ -96,6 +98,12 @@ def inclusion(message: pb.MemberInclusion) -> MemberInclusion:
     return MemberInclusion(message.include, message.max_members)
 
 
+def member_name_from_proto(name: pb.PersonName) -> MemberName:
+    """The name as the operator gave it; InvalidValue for a blank part."""
+    display = name.display_name if name.HasField("display_name") else None
+    return MemberName(name.given_name, name.family_name, display)
+
+
 def org_to_proto(org: Org) -> pb.Org:
     return pb.Org(
         id=org.org_id,
@@ -104,6 +112,27 @@ def org_to_proto(org: Org) -> pb.Org:
         created=timestamp(org.created),
         default_role=role_to_proto(org.default_role),
     )
+
+
+def brake_to_proto(org_id: str, status: BrakeStatus) -> pb.DeprovisioningBrake:
+    state, settings = status.state, status.state.settings
+    message = pb.DeprovisioningBrake(
+        org_id=org_id,
+        enabled=settings.enabled,
+        floor=settings.floor,
+        share_percent=settings.share_percent,
+        window_seconds=int(settings.window.total_seconds()),
+        tripped_at=timestamp(state.tripped_at),
+        in_window=status.in_window,
+        budget=status.budget,
+        active_members=status.active_members,
+        allowance=state.allowance,
+        off_until=timestamp(state.off_until),
+        counted_from=timestamp(state.counted_from),
+    )
+    if state.tripped_data:
+        message.trip.update(state.tripped_data)
+    return message
 
 
 def key_to_proto(key: ScimKey) -> pb.ScimKey:

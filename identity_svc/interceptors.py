@@ -53,6 +53,7 @@ ERRORS: dict[type[errors.DomainError], tuple[grpc.StatusCode, str]] = {
     errors.TooMany: (grpc.StatusCode.INVALID_ARGUMENT, "TOO_MANY"),
     errors.PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
     errors.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
+    errors.DeprovisioningPaused: (grpc.StatusCode.RESOURCE_EXHAUSTED, "DEPROVISIONING_PAUSED"),
 }
 
 # The database is down, overloaded or slow: the caller may retry later.
@@ -86,7 +87,11 @@ _POLICY = {
 
 def _status_for(exc: errors.DomainError) -> grpc.Status:
     code, reason = ERRORS[type(exc)]
-    metadata = {"field": exc.field} if isinstance(exc, errors.AlreadyExists) else {}
+    metadata: dict[str, str] = {}
+    if isinstance(exc, errors.AlreadyExists):
+        metadata["field"] = exc.field
+    if isinstance(exc, errors.DeprovisioningPaused):
+        metadata["retry_after_seconds"] = str(exc.retry_after_seconds)
     detail = any_pb2.Any()
     detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
     status: grpc.Status = rpc_status.to_status(

@@ -11,13 +11,21 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, NoReturn, TextIO
 
 import grpc
 
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
+from identityctl.deprovisioning import add_deprovisioning_commands, brake_data, brake_text
 from identityctl.events import add_events_command
+from identityctl.names import (
+    add_admin_name_flags,
+    add_set_name_command,
+    admin_name,
+    unnamed_admin_warning,
+)
 from identityctl.render import (
     KEY_COLUMNS,
     RULE_COLUMNS,
@@ -47,6 +55,7 @@ _REFUSALS = frozenset(
         grpc.StatusCode.PERMISSION_DENIED,
         grpc.StatusCode.NOT_FOUND,
         grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
     }
 )
 
@@ -102,15 +111,26 @@ def _parser_class(out: TextIO, err: TextIO) -> type[_Parser]:
 
 
 def org_create(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
+    name = admin_name(args)
     org = client.create_org(
-        args.org, args.name, args.admin_email, sso_configured=args.sso_configured
+        args.org,
+        args.name,
+        args.admin_email,
+        sso_configured=args.sso_configured,
+        admin_name=name,
     )
-    return org_output(org, settings, f"Created org {org.id} (ORG_ADMIN: {args.admin_email})")
+    output = org_output(org, settings, f"Created org {org.id} (ORG_ADMIN: {args.admin_email})")
+    if name is None:
+        return replace(output, warning=unnamed_admin_warning(org.id, args.admin_email))
+    return output
 
 
 def org_show(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
     org = client.get_org(args.org)
-    return org_output(org, settings, f"Org {org.id}")
+    shown = org_output(org, settings, f"Org {org.id}")
+    brake = client.get_deprovisioning_brake(org.id)
+    data = {**shown.data, "deprovisioning": brake_data(brake)}
+    return Output(data, shown.text + brake_text(brake))
 
 
 def org_sso(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
@@ -227,6 +247,7 @@ def _add_org_commands(commands: argparse._SubParsersAction[_Parser], common: _Pa
     )
     create.add_argument("--name", required=True)
     create.add_argument("--admin-email", required=True, help="gets ORG_ADMIN as a direct role")
+    add_admin_name_flags(create)
     create.add_argument("--sso-configured", action="store_true")
     create.set_defaults(command=org_create)
     show = org.add_parser("show", parents=[common], help="show an org")
@@ -251,7 +272,7 @@ def _add_org_commands(commands: argparse._SubParsersAction[_Parser], common: _Pa
 
 def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     member = commands.add_parser(
-        "member", help="members' direct roles; restoring deleted members"
+        "member", help="members' direct roles and names; restoring deleted members"
     ).subparsers("action")
     role = member.add_parser("role", parents=[common], help="set or clear a direct role")
     role.add_argument("org", metavar="ORG")
@@ -264,6 +285,7 @@ def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: 
     show.add_argument("org", metavar="ORG")
     show.add_argument("username", metavar="USERNAME", help="the member's userName")
     show.set_defaults(command=member_show)
+    add_set_name_command(member, common)
     add_restore_commands(member, common)
 
 
@@ -320,6 +342,7 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     _add_key_commands(commands, common)
     _add_role_map_commands(commands, common)
     add_events_command(commands, common)
+    add_deprovisioning_commands(commands, common)
     return parser
 
 
@@ -350,7 +373,7 @@ def _rpc_error(exc: grpc.RpcError, settings: Settings) -> tuple[int, str]:
     return EXIT_ERROR, f"{code.name}: {details}" if details else code.name
 
 
-def _execute(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> None:
+def _execute(args: argparse.Namespace, settings: Settings, stdout: TextIO, stderr: TextIO) -> None:
     if "stream" in args:  # prints as results arrive (events --follow)
         with IdentityClient(
             settings.identity_addr, settings.operator_token, tls=settings.tls
@@ -362,6 +385,7 @@ def _execute(args: argparse.Namespace, settings: Settings, stdout: TextIO) -> No
         settings.identity_addr, settings.operator_token, tls=settings.tls
     ) as client:
         output = command(client, args, settings)
+    stderr.write(output.warning)
     if args.json:
         stdout.write(json.dumps(output.data, indent=2) + "\n")
     else:
@@ -380,7 +404,7 @@ def run(argv: Sequence[str], environ: Mapping[str, str], stdout: TextIO, stderr:
         stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
     try:
-        _execute(args, settings, stdout)
+        _execute(args, settings, stdout, stderr)
     except grpc.RpcError as exc:
         code, message = _rpc_error(exc, settings)
         stderr.write(f"error: {message}\n")

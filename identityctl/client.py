@@ -93,7 +93,13 @@ class IdentityClient:
         return self._events.WatchEvents(request, metadata=self._metadata)
 
     def create_org(
-        self, org_id: str, name: str, admin_email: str, *, sso_configured: bool
+        self,
+        org_id: str,
+        name: str,
+        admin_email: str,
+        *,
+        sso_configured: bool,
+        admin_name: pb.PersonName | None = None,
     ) -> pb.Org:
         request = pb.CreateOrgRequest(
             context=new_context(operator_actor()),
@@ -101,6 +107,7 @@ class IdentityClient:
             name=name,
             admin_email=admin_email,
             sso_configured=sso_configured,
+            admin_name=admin_name,
         )
         return self._call(self._stub.CreateOrg, request)
 
@@ -118,6 +125,17 @@ class IdentityClient:
             context=new_context(operator_actor()), org_id=org_id, user_name=user_name, role=role
         )
         return self._call(self._stub.SetDirectRole, request).user
+
+    def set_member_name(
+        self, org_id: str, user_name: str, name: pb.PersonName, actor_email: str
+    ) -> pb.User:
+        request = pb.SetMemberNameRequest(
+            context=new_context(admin_actor(actor_email)),
+            org_id=org_id,
+            user_name=user_name,
+            name=name,
+        )
+        return self._call(self._stub.SetMemberName, request).user
 
     def create_scim_key(self, org_id: str, name: str, actor_email: str) -> pb.CreateScimKeyResponse:
         request = pb.CreateScimKeyRequest(
@@ -175,6 +193,34 @@ class IdentityClient:
     def get_member(self, org_id: str, user_name: str) -> pb.OrgMember:
         request = pb.GetMemberRequest(org_id=org_id, user_name=user_name, include_groups=True)
         return self._call(self._directory.GetMember, request)
+
+    def get_deprovisioning_brake(self, org_id: str) -> pb.DeprovisioningBrake:
+        request = pb.GetDeprovisioningBrakeRequest(org_id=org_id)
+        return self._call(self._stub.GetDeprovisioningBrake, request)
+
+    def set_deprovisioning_brake(
+        self, brake: pb.DeprovisioningBrake, actor_email: str
+    ) -> pb.DeprovisioningBrake:
+        request = pb.SetDeprovisioningBrakeRequest(
+            context=new_context(admin_actor(actor_email)),
+            org_id=brake.org_id,
+            enabled=brake.enabled,
+            floor=brake.floor,
+            share_percent=brake.share_percent,
+            window_seconds=brake.window_seconds,
+        )
+        return self._call(self._stub.SetDeprovisioningBrake, request)
+
+    def release_deprovisioning_brake(
+        self, org_id: str, actor_email: str, *, allow: int, off_for_seconds: int
+    ) -> pb.DeprovisioningBrake:
+        request = pb.ReleaseDeprovisioningBrakeRequest(
+            context=new_context(admin_actor(actor_email)),
+            org_id=org_id,
+            allow=allow,
+            off_for_seconds=off_for_seconds,
+        )
+        return self._call(self._stub.ReleaseDeprovisioningBrake, request)
 
     def restore_member(
         self, org_id: str, user_name: str, actor_email: str

@@ -21,10 +21,14 @@ from identityctl.settings import Settings
 
 @dataclass(frozen=True)
 class Output:
-    """What a command prints: ``data`` with --json, ``text`` otherwise."""
+    """What a command prints: ``data`` with --json, ``text`` otherwise.
+
+    ``warning`` goes to stderr either way, so ``--json`` output stays parseable.
+    """
 
     data: Any
     text: str
+    warning: str = ""
 
 
 def _iso(ts: Timestamp, parent: Message, field: str) -> str | None:

@@ -493,4 +493,29 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/gateway/test_protocol.py",),
         why="a duplicate userName answers 400 instead of 409 uniqueness",
     ),
+    # --- Every member carries a name; Okta's Spec Test reads the first (SPEC §5)
+    Mutant(
+        name="org-admin-unnamed",
+        path="identity_svc/services/orgs.py",
+        find="    return name.applied_to(document) if name is not None else document\n",
+        replace="    return document\n",
+        tests=("tests/identity_svc/test_member_names.py", "tests/gateway/test_okta_runscope.py"),
+        why="org create drops the admin's name: Okta's Spec Test fails on the first user",
+    ),
+    Mutant(
+        name="set-name-for-anyone",
+        path="identity_svc/services/users.py",
+        find="        await require_org_admin(uow.conn, org_id, context.actor)\n",
+        replace="",
+        tests=("tests/identity_svc/test_member_names.py", "tests/identityctl/test_names_cli.py"),
+        why="any actor may rename a member, not only the operator or an Org Admin",
+    ),
+    Mutant(
+        name="blank-member-names",
+        path="identity_svc/domain/member_name.py",
+        find="            if not value.strip():",
+        replace="            if not value:",
+        tests=("tests/identity_svc/test_member_names.py",),
+        why="a whitespace-only givenName or familyName is stored as the member's name",
+    ),
 )

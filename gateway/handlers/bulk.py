@@ -14,11 +14,13 @@ from typing import Any
 from aiohttp import web
 
 from gateway import errors
+from gateway.auth import KEY_ID
 from gateway.handlers import groups, users
 from gateway.handlers.common import base_url, read_object
-from gateway.keys import SETTINGS
+from gateway.keys import RATE_LIMITER, SETTINGS
 from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.resources import etag, group_location, parse_etag, user_location
+from gateway.url_checks import refuse_unnameable_id
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,7 @@ async def _perform(
         return 201, resource.id, resource.meta.version
     if resource_id is None:
         raise errors.InvalidPath(f"{method} needs a resource id in its path")
+    refuse_unnameable_id(resource_id)
     if method == "DELETE":
         await module.delete(request, resource_id, _version(operation))
         return 204, resource_id, None
@@ -126,6 +129,12 @@ async def bulk(request: web.Request) -> web.Response:
     operations, fail_on_errors = _operations(
         await read_object(request), request.app[SETTINGS].bulk_max_operations
     )
+    # Each operation costs a token, as the request it stands for would. When
+    # the budget cannot cover them all, none runs: refused operations would
+    # break later bulkId references and leave the client to work out which to
+    # resend; refused whole, it resends the same request after Retry-After.
+    # The auth middleware already took this request's first token.
+    request.app[RATE_LIMITER].take(request[KEY_ID], len(operations), paid=1)
     created: dict[str, str] = {}
     results: list[dict[str, Any]] = []
     failures = 0

@@ -26,7 +26,10 @@ SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 # startIndex travels as int32; anything past it is past the end anyway.
 _MAX_START_INDEX = 2**31 - 1
 # An integer as a query string spells it: ASCII digits only (int() also takes "1_0").
-_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_INTEGER = re.compile(r"([+-]?)0*([0-9]+)", re.ASCII)
+# Longer integers are read as ±10**18: every caller clamps far below it, and
+# int() refuses more than 4,300 digits.
+_MAX_DIGITS = 18
 # SCIM resources nest a few levels; deeper bodies are refused before they
 # reach protobuf (which decodes at most 100 levels) or Python's recursion limit.
 MAX_JSON_DEPTH = 32
@@ -212,8 +215,9 @@ def _int(
     # A JSON body carries a number, a query string its digits; true is no count.
     if isinstance(raw, int) and not isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and _INTEGER.fullmatch(raw):
-        return int(raw)
+    if isinstance(raw, str) and (match := _INTEGER.fullmatch(raw)):
+        sign, digits = match.groups()
+        return int(sign + (digits if len(digits) <= _MAX_DIGITS else "1" + "0" * _MAX_DIGITS))
     raise error(f"{name} must be an integer")
 
 

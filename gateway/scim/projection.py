@@ -10,9 +10,12 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from gateway import errors
 from gateway.scim.resources import GROUP_SCHEMA, USER_SCHEMA
 
 _ALWAYS = {"id", "schemas"}
+# The schemas publish fewer than 100 attributes and sub-attributes in all.
+MAX_ATTRIBUTE_NAMES = 128
 _CORE = {USER_SCHEMA.lower(), GROUP_SCHEMA.lower()}
 
 
@@ -37,10 +40,17 @@ def _selector(text: str) -> Selector:
     return Selector(tuple(lowered.split(".")))
 
 
-def _selectors(param: str | None) -> tuple[Selector, ...]:
+def _selectors(name: str, param: str | None) -> tuple[Selector, ...]:
     if not param:
         return ()
-    return tuple(_selector(part) for part in param.split(",") if part.strip())
+    parts = [part for part in param.split(",") if part.strip()]
+    # Each name is looked for in every resource of a page: a bound keeps a
+    # page's cost bounded.
+    if len(parts) > MAX_ATTRIBUTE_NAMES:
+        raise errors.InvalidValue(
+            f"{name} names {len(parts)} attributes, at most {MAX_ATTRIBUTE_NAMES}"
+        )
+    return tuple(_selector(part) for part in parts)
 
 
 def _find(obj: dict[str, Any], key: str) -> str | None:
@@ -92,7 +102,7 @@ class Projection:
 
     @classmethod
     def from_params(cls, attributes: str | None, excluded: str | None) -> Projection:
-        return cls(_selectors(attributes), _selectors(excluded))
+        return cls(_selectors("attributes", attributes), _selectors("excludedAttributes", excluded))
 
     def wants(self, attribute: str) -> bool:
         """Whether a top-level attribute is returned (so worth fetching)."""

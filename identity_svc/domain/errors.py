@@ -59,3 +59,18 @@ class PermissionDenied(DomainError):
 
 class FailedPrecondition(DomainError):
     """The org is not in a state that allows this (e.g. no SSO configured)."""
+
+
+class DeprovisioningPaused(DomainError):
+    """The org's deprovisioning brake refuses this deprovision (README "When the IdP goes wrong").
+
+    `trip` holds the figures when this refusal trips the brake (None: it already
+    was); `retry_after_seconds` is what the IdP is told to wait.
+    """
+
+    def __init__(
+        self, message: str, retry_after_seconds: int, trip: dict[str, int] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+        self.trip = trip

@@ -11,8 +11,9 @@ import grpc
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
+from identity_svc.domain.brake import BrakeSettings
 from identity_svc.servicers.context import writer
-from identity_svc.services import deleted_users, keys, orgs, roles
+from identity_svc.services import brake, deleted_users, keys, orgs, roles, users
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -31,6 +32,9 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             request.name,
             request.admin_email,
             request.sso_configured,
+            convert.member_name_from_proto(request.admin_name)
+            if request.HasField("admin_name")
+            else None,
         )
         return convert.org_to_proto(org)
 
@@ -54,6 +58,18 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             convert.role_from_proto(request.role),
         )
         return pb.SetDirectRoleResponse(user=convert.user_to_proto(user))
+
+    async def SetMemberName(
+        self, request: pb.SetMemberNameRequest, context: Ctx
+    ) -> pb.SetMemberNameResponse:
+        user = await users.set_member_name(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.user_name,
+            convert.member_name_from_proto(request.name),
+        )
+        return pb.SetMemberNameResponse(user=convert.user_to_proto(user))
 
     async def CreateScimKey(
         self, request: pb.CreateScimKeyRequest, context: Ctx
@@ -113,6 +129,35 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             convert.role_from_proto(request.role),
         )
         return convert.org_to_proto(org)
+
+    async def GetDeprovisioningBrake(
+        self, request: pb.GetDeprovisioningBrakeRequest, context: Ctx
+    ) -> pb.DeprovisioningBrake:
+        status = await brake.brake_status(self._pool, request.org_id)
+        return convert.brake_to_proto(request.org_id, status)
+
+    async def SetDeprovisioningBrake(
+        self, request: pb.SetDeprovisioningBrakeRequest, context: Ctx
+    ) -> pb.DeprovisioningBrake:
+        settings = BrakeSettings(
+            enabled=request.enabled,
+            floor=request.floor,
+            share_percent=request.share_percent,
+            window=timedelta(seconds=request.window_seconds),
+        )
+        status = await brake.configure_brake(
+            self._pool, writer(request.context, context), request.org_id, settings
+        )
+        return convert.brake_to_proto(request.org_id, status)
+
+    async def ReleaseDeprovisioningBrake(
+        self, request: pb.ReleaseDeprovisioningBrakeRequest, context: Ctx
+    ) -> pb.DeprovisioningBrake:
+        off_for = timedelta(seconds=request.off_for_seconds) if request.off_for_seconds else None
+        status = await brake.release_brake(
+            self._pool, writer(request.context, context), request.org_id, request.allow, off_for
+        )
+        return convert.brake_to_proto(request.org_id, status)
 
     async def RestoreMember(
         self, request: pb.RestoreMemberRequest, context: Ctx

@@ -27,6 +27,7 @@ from identity_svc.domain.group_patch import (
 )
 from identity_svc.domain.limits import indexable
 from identity_svc.domain.models import Group, Member, Page, WriteContext
+from identity_svc.services.brake import admit_deprovisions, run_guarded_write
 from identity_svc.services.roles import (
     apply_role_changes,
     roles_after_group_change,
@@ -139,13 +140,15 @@ async def _apply(uow: UnitOfWork, before: Group, steps: Sequence[Step]) -> Group
         before.org_id, before.id, changes.display_name, changes.external_id, delta
     )
     await _touch_members(uow, before, after, changes)
-    await roles_after_group_change(
+    mapped = await roles_after_group_change(
         uow,
         before.id,
         before.org_id,
         (before.display_name, after.display_name),
         changes.added + changes.removed,
     )
+    if mapped:  # members removed from a group that gives a role are deprovisioned
+        await admit_deprovisions(uow, before.org_id, changes.removed, "group_removal")
     return after
 
 
@@ -205,7 +208,7 @@ async def _write_steps(
         after = await _apply(uow, before, steps_for(before))
         return await _with_members(uow.conn, after, inclusion)
 
-    return await run_write(pool, context, work)
+    return await run_guarded_write(pool, context, org_id, work)
 
 
 async def replace_group(
@@ -270,8 +273,10 @@ async def delete_group(
         await repo.delete(org_id, group.id)
         uow.record(org_id, "group.deleted", "Group", group.id, {"displayName": group.display_name})
         await apply_role_changes(uow, org_id, members)
+        # A mapped group's deletion removes all its members from it.
+        await admit_deprovisions(uow, org_id, [str(m) for m in members], "group_removal")
 
-    await run_write(pool, context, work)
+    await run_guarded_write(pool, context, org_id, work)
 
 
 async def list_groups(

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 
 from identity_svc.db.orgs import OrgsRepository
 from identity_svc.db.users import UsersRepository
 from identity_svc.domain.errors import InvalidValue, NotFound
+from identity_svc.domain.member_name import MemberName
 from identity_svc.domain.models import Org, Role, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.services.roles import apply_role_changes, record_new_role
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
 
-def _admin_document(email: str) -> dict[str, object]:
-    return {
+def _admin_document(email: str, name: MemberName | None) -> dict[str, Any]:
+    document: dict[str, Any] = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": email,
         "emails": [{"value": email, "type": "work", "primary": True}],
         "active": True,
     }
+    return name.applied_to(document) if name is not None else document
 
 
 async def create_org(
@@ -29,19 +33,23 @@ async def create_org(
     name: str,
     admin_email: str,
     sso_configured: bool,
+    admin_name: MemberName | None = None,
 ) -> Org:
-    """Create an org whose first member is its admin, an ORG_ADMIN directly."""
+    """Create an org whose first member is its admin, an ORG_ADMIN directly.
+
+    Without `admin_name` that member has no `name` (SPEC §5 wants one: the
+    operator CLI warns, and `member set-name` adds it later).
+    """
     if not name.strip():
         raise InvalidValue("an org needs a name")
     if "@" not in admin_email:
         raise InvalidValue("admin email must be an email address")
-    document = normalize_user_document(_admin_document(admin_email))
+    document = normalize_user_document(_admin_document(admin_email, admin_name))
+    fields = derive_user_fields(document)  # refuses over-long names before anything is written
 
     async def work(uow: UnitOfWork) -> Org:
         org = await OrgsRepository(uow.conn).insert(org_id, name, sso_configured)
-        admin = await UsersRepository(uow.conn).insert(
-            org_id, derive_user_fields(document), document, Role.ORG_ADMIN
-        )
+        admin = await UsersRepository(uow.conn).insert(org_id, fields, document, Role.ORG_ADMIN)
         uow.record(org_id, "org.created", "Org", org_id, {"name": name})
         uow.record(org_id, "user.created", "User", admin.id, {"userName": admin.user_name})
         uow.record(org_id, "user.direct_role_set", "User", admin.id, {"role": "ORG_ADMIN"})

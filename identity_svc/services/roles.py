@@ -177,19 +177,21 @@ async def roles_after_group_change(
     org_id: str,
     names: tuple[str, str],
     changed_members: Iterable[str],
-) -> None:
+) -> bool:
     """Recompute after a group's members and/or displayName changed.
 
     `names` is (before, after). Only a mapped group moves roles: its changed
     members, and all its members when a rename changes which by-name rule matches.
+    Returns whether the group is mapped to a role (by id or either name).
     """
     by_id, by_name = await roles_db.group_mapping(uow.conn, org_id, group_id, list(names))
     if not (by_id or by_name):
-        return
+        return False
     affected: set[str | uuid.UUID] = set(changed_members)
     if by_name and names[0].lower() != names[1].lower():
         affected.update(await roles_db.group_member_ids(uow.conn, org_id, group_id))
     await apply_role_changes(uow, org_id, affected)
+    return True
 
 
 async def roles_before_group_delete(uow: UnitOfWork, group: Group) -> list[uuid.UUID]:

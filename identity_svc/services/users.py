@@ -13,13 +13,16 @@ from identity_svc.db.deleted_users import DeletedUsersRepository
 from identity_svc.db.filters import Resource
 from identity_svc.db.groups import GroupsRepository
 from identity_svc.db.listing import ListedRows, list_rows
+from identity_svc.db.orgs import OrgsRepository
 from identity_svc.db.roles import hold_rules
 from identity_svc.db.users import USER_COLUMNS, UsersRepository, user_from_row
-from identity_svc.domain.errors import PermissionDenied, VersionMismatch
+from identity_svc.domain.errors import NotFound, PermissionDenied, VersionMismatch
+from identity_svc.domain.member_name import MemberName
 from identity_svc.domain.models import GroupRef, Page, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
-from identity_svc.services.roles import apply_role_changes, record_new_role
+from identity_svc.services.brake import admit_deprovisions, run_guarded_write
+from identity_svc.services.roles import apply_role_changes, record_new_role, require_org_admin
 from identity_svc.services.transactions import (
     UnitOfWork,
     run_listing,
@@ -104,6 +107,8 @@ async def _rewrite(
         # rule change holding the rules lock may deadlock with us here: Postgres
         # aborts one side and run_write retries it.
         await apply_role_changes(uow, after.org_id, [after.id])
+    if before.active and not after.active:
+        await admit_deprovisions(uow, after.org_id, [after.id], "deactivation")
     return await _with_groups(uow.conn, after, include_groups)
 
 
@@ -121,7 +126,7 @@ async def replace_user(
         check_version(before.version, expected_version)
         return await _rewrite(uow, before, attributes, include_groups)
 
-    return await run_write(pool, context, work)
+    return await run_guarded_write(pool, context, org_id, work)
 
 
 async def patch_user(
@@ -138,6 +143,28 @@ async def patch_user(
         check_version(before.version, expected_version)
         patched = apply_user_patch(before.document, before.id, operations)
         return await _rewrite(uow, before, patched, include_groups)
+
+    return await run_guarded_write(pool, context, org_id, work)
+
+
+async def set_member_name(
+    pool: asyncpg.Pool, context: WriteContext, org_id: str, user_name: str, name: MemberName
+) -> User:
+    """The operator's name for a member (`identityctl member set-name`).
+
+    A user write like a SCIM one: same document rules, version bump and
+    `user.updated` event; setting the name it already has writes nothing.
+    """
+
+    async def work(uow: UnitOfWork) -> User:
+        await OrgsRepository(uow.conn).get(org_id)
+        await require_org_admin(uow.conn, org_id, context.actor)
+        users = UsersRepository(uow.conn)
+        found = await users.find_by_user_name(org_id, user_name)
+        if found is None:
+            raise NotFound(f"no member {user_name!r} in org {org_id}")
+        before = await users.get(org_id, found.id, lock=True)
+        return await _rewrite(uow, before, name.applied_to(before.document), include_groups=False)
 
     return await run_write(pool, context, work)
 
@@ -172,8 +199,9 @@ async def delete_user(
             uow.record(org_id, "group.member_removed", "Group", group.id, {"user_id": user.id})
         await users.delete(org_id, user.id)
         uow.record(org_id, "user.deleted", "User", user.id, {"userName": user.user_name})
+        await admit_deprovisions(uow, org_id, [user.id], "deletion")
 
-    await run_write(pool, context, work)
+    await run_guarded_write(pool, context, org_id, work)
 
 
 async def list_users(

@@ -181,6 +181,14 @@ WRITES: dict[str, Write] = {
             context=OPERATOR, org_id=w.org, user_name="bob@x.test", role=pb.OBSERVER
         )
     ),
+    "set member name": lambda w: w.admin.SetMemberName(
+        pb.SetMemberNameRequest(
+            context=OPERATOR,
+            org_id=w.org,
+            user_name="bob@x.test",
+            name=pb.PersonName(given_name="Robert", family_name="Babbage"),
+        )
+    ),
     "set sso": lambda w: w.admin.SetOrgSso(
         pb.SetOrgSsoRequest(context=OPERATOR, org_id=w.org, sso_configured=False)
     ),

@@ -97,7 +97,6 @@ async def test_timestamps_are_stored_as_they_are_returned(postgres_dsn: str) -> 
             _MICROS,
             user_id,
         )
-        # 0005 and every later migration (0005 is the one under test).
         assert (await migrate(conn))[0] == "0005_millisecond_timestamps"
         rows = await conn.fetch(
             "SELECT created, last_modified FROM users"

@@ -67,8 +67,14 @@ def env(identity_server: IdentityServer, tmp_path: Path) -> dict[str, str]:
     }
 
 
+# As the README's quick start creates an org: its admin has a name (SPEC §5).
+ADMIN_NAME = ("--admin-given-name", "Ada", "--admin-family-name", "Admin")
+
+
 async def create_org(env: Mapping[str, str], org: str, *extra: str) -> Result:
-    result = await cli(env, "org", "create", org, "--name", "Acme", "--admin-email", ADMIN, *extra)
+    result = await cli(
+        env, "org", "create", org, "--name", "Acme", "--admin-email", ADMIN, *ADMIN_NAME, *extra
+    )
     assert result.code == 0, result.err
     return result
 

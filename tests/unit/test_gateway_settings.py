@@ -11,6 +11,18 @@ def test_defaults_follow_the_bind_address():
     assert (settings.rate_limit_per_second, settings.rate_limit_burst) == (100.0, 500)
 
 
+def test_the_failed_auth_limit_is_configurable():
+    assert Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t"}).auth_failure_budget == 20
+    settings = Settings.from_env(
+        {
+            "IDENTITY_SERVICE_TOKEN": "t",
+            "SCIM_AUTH_FAILURE_BUDGET": "5",
+            "SCIM_AUTH_FAILURE_WINDOW_SECONDS": "0.5",
+        }
+    )
+    assert (settings.auth_failure_budget, settings.auth_failure_window_seconds) == (5, 0.5)
+
+
 def test_public_url_loses_its_trailing_slash():
     settings = Settings.from_env(
         {"IDENTITY_SERVICE_TOKEN": "t", "SCIM_PUBLIC_URL": "https://scim.example.com/"}
@@ -23,6 +35,12 @@ def test_public_url_loses_its_trailing_slash():
     [
         ({}, "IDENTITY_SERVICE_TOKEN"),
         ({"IDENTITY_SERVICE_TOKEN": "t", "SCIM_RATE_LIMIT_BURST": "lots"}, "SCIM_RATE_LIMIT_BURST"),
+        ({"IDENTITY_SERVICE_TOKEN": "t", "SCIM_AUTH_FAILURE_BUDGET": "0"}, "AUTH_FAILURE_BUDGET"),
+        ({"IDENTITY_SERVICE_TOKEN": "t", "SCIM_AUTH_FAILURE_BUDGET": "2.5"}, "AUTH_FAILURE_BUDGET"),
+        (
+            {"IDENTITY_SERVICE_TOKEN": "t", "SCIM_AUTH_FAILURE_WINDOW_SECONDS": "0"},
+            "SCIM_AUTH_FAILURE_WINDOW_SECONDS",
+        ),
     ],
 )
 def test_bad_configuration_names_the_variable(env, message):
