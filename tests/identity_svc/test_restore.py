@@ -219,3 +219,17 @@ async def test_the_list_is_newest_first_in_bounded_pages(prov, admin, org):
     assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT
     negative = await refused(deleted(admin, org, page_size=-1))
     assert negative.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_delete_the_brake_refuses_keeps_no_copy(prov, admin, org):
+    await admin.SetDeprovisioningBrake(
+        pb.SetDeprovisioningBrakeRequest(
+            context=ADMIN_CONTEXT, org_id=org, enabled=True, floor=0, window_seconds=900
+        )
+    )
+    user = await new_user(prov, org, "ada@x.test")
+
+    await refused(delete(prov, org, user))  # a budget of 0 trips at the first deletion
+
+    assert (await prov.GetUser(pb.GetUserRequest(org_id=org, user_id=user))).id == user
+    assert list((await deleted(admin, org)).members) == []
