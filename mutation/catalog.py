@@ -439,8 +439,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         name="restore-forgets-the-groups",
         path="identity_svc/services/deleted_users.py",
-        find="        missing = await _rejoin(uow, user, deleted.group_ids)",
-        replace="        missing: list[str] = []",
+        find="        await _rejoin(uow, user, groups)\n",
+        replace="",
         tests=("tests/gateway/test_restore_window.py", "tests/identity_svc/test_restore.py"),
         why="a restored member is in none of its groups and loses their role",
     ),

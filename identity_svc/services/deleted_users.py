@@ -8,7 +8,7 @@ purge, which every replica runs, removes the copy.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -19,7 +19,7 @@ from identity_svc.db.orgs import OrgsRepository
 from identity_svc.db.roles import hold_rules
 from identity_svc.db.users import UsersRepository
 from identity_svc.domain.errors import AlreadyExists, InvalidCursor, InvalidValue
-from identity_svc.domain.models import Actor, DeletedUser, User, WriteContext
+from identity_svc.domain.models import Actor, DeletedUser, Group, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields
 from identity_svc.services.roles import apply_role_changes, record_new_role, require_org_admin
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
@@ -40,16 +40,13 @@ async def _begin(conn: Connection, org_id: str, actor: Actor) -> None:
     await require_org_admin(conn, org_id, actor)
 
 
-async def _rejoin(uow: UnitOfWork, user: User, group_ids: tuple[str, ...]) -> list[str]:
-    """Add the member back to its groups that still exist; the ids of the others."""
+async def _rejoin(uow: UnitOfWork, user: User, groups: list[Group]) -> None:
+    """Add the member back to these (locked) groups, as a PATCH adding it would."""
     repo = GroupsRepository(uow.conn)
-    groups = await repo.lock_many(user.org_id, group_ids)
     for group in groups:
         await repo.add_members(user.org_id, group.id, [uuid.UUID(user.id)])
         await repo.update(user.org_id, group.id, group.display_name, group.external_id, 1)
         uow.record(user.org_id, "group.member_added", "Group", group.id, {"user_id": user.id})
-    present = {g.id for g in groups}
-    return [g for g in group_ids if g not in present]
 
 
 async def _reinsert(uow: UnitOfWork, deleted: DeletedUser) -> User:
@@ -80,15 +77,20 @@ async def restore_member(
         await _begin(uow.conn, org_id, uow.context.actor)
         archive = DeletedUsersRepository(uow.conn)
         deleted = await archive.lock_latest(org_id, user_name, window)
+        # Its groups that still exist, locked before the rules and the user,
+        # in the order every write takes them (db/groups.py).
+        groups = await GroupsRepository(uow.conn).lock_many(org_id, deleted.group_ids)
         # The insert derives the role from the default, as a create does,
         # under the rules lock; the recompute below adds the groups' roles.
         await hold_rules(uow.conn, org_id)
         user = await _reinsert(uow, deleted)
         uow.record(org_id, "user.restored", "User", user.id, {"userName": user.user_name})
         record_new_role(uow, user)
-        missing = await _rejoin(uow, user, deleted.group_ids)
+        await _rejoin(uow, user, groups)
         await apply_role_changes(uow, org_id, [user.id])
         await archive.delete(org_id, deleted.id)
+        present = {g.id for g in groups}
+        missing = [g for g in deleted.group_ids if g not in present]
         return await UsersRepository(uow.conn).get_with_groups(org_id, user.id), missing
 
     return await run_write(pool, context, work)
@@ -103,8 +105,12 @@ def _position(token: str) -> tuple[datetime, uuid.UUID] | None:
         return None
     try:
         deleted_at, user_id = token.split("_")
-        return datetime.fromisoformat(deleted_at), uuid.UUID(user_id)
-    except ValueError as exc:
+        parsed = datetime.fromisoformat(deleted_at)
+        if parsed.tzinfo is None:  # ours always carry their offset
+            raise ValueError("no offset")
+        # In UTC, or it is a time no timestamp holds (year 1 at +14:00).
+        return parsed.astimezone(UTC), uuid.UUID(user_id)
+    except (ValueError, OverflowError) as exc:
         raise InvalidCursor("page_token is not one this service gave") from exc
 
 

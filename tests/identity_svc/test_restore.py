@@ -215,8 +215,16 @@ async def test_the_list_is_newest_first_in_bounded_pages(prov, admin, org):
     until = member.restorable_until.ToDatetime() - member.deleted_at.ToDatetime()
     assert until == timedelta(days=30)
 
-    bad = await refused(deleted(admin, org, page_token="not-a-token"))
-    assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT
+    for token in (
+        "not-a-token",
+        "a_b",
+        f"2026-01-01_{ids[0]}_x",
+        f"2026-01-01T00:00:00_{ids[0]}",  # no offset: not one of ours
+        f"0001-01-01T00:00:00+14:00_{ids[0]}",  # before any time Postgres holds
+    ):
+        bad = await refused(deleted(admin, org, page_token=token))
+        assert bad.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert error_reason(bad) == "INVALID_CURSOR"
     negative = await refused(deleted(admin, org, page_size=-1))
     assert negative.code() is grpc.StatusCode.INVALID_ARGUMENT
 
