@@ -6,6 +6,7 @@ Admin restores it as it was. The purge is in test_purge.py.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import grpc
@@ -241,3 +242,28 @@ async def test_a_delete_the_brake_refuses_keeps_no_copy(prov, admin, org):
 
     assert (await prov.GetUser(pb.GetUserRequest(org_id=org, user_id=user))).id == user
     assert list((await deleted(admin, org)).members) == []
+
+
+async def test_two_restores_at_once_bring_the_member_back_once(prov, admin, org, db_pool):
+    user = await new_user(prov, org, "ada@x.test")
+    await new_group(prov, org, "Eng", user)
+    await delete(prov, org, user)
+
+    results = await asyncio.gather(
+        restore(admin, org, "ada@x.test"), restore(admin, org, "ada@x.test"), return_exceptions=True
+    )
+
+    restored = [r for r in results if isinstance(r, pb.RestoreMemberResponse)]
+    failed = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert [r.user.id for r in restored] == [user]
+    assert [f.code() for f in failed] == [grpc.StatusCode.NOT_FOUND]
+    counts = await db_pool.fetch(
+        "SELECT type, count(*) AS n FROM events WHERE org_id = $1"
+        " AND type IN ('user.restored', 'group.member_added') GROUP BY type ORDER BY type",
+        org,
+    )
+    # The group's first add (at its creation) and the restore's.
+    assert [(r["type"], r["n"]) for r in counts] == [
+        ("group.member_added", 2),
+        ("user.restored", 1),
+    ]
