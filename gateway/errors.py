@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error"
+from scim_schema.urns import ERROR as ERROR_SCHEMA
 
 
 class ScimError(Exception):

@@ -7,57 +7,18 @@ what we publish is what we enforce. Values follow RFC 7643 §8.7.1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-AttributeType = Literal[
-    "string", "boolean", "decimal", "integer", "dateTime", "reference", "binary", "complex"
-]
-MutabilityKind = Literal["readOnly", "readWrite", "immutable", "writeOnly"]
-Returned = Literal["always", "never", "default", "request"]
-Uniqueness = Literal["none", "server", "global"]
-
-CORE_USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """One attribute definition (RFC 7643 §7)."""
-
-    name: str
-    type: AttributeType = "string"
-    description: str = ""
-    multi_valued: bool = False
-    required: bool = False
-    case_exact: bool = False
-    mutability: MutabilityKind = "readWrite"
-    returned: Returned = "default"
-    uniqueness: Uniqueness = "none"
-    canonical_values: tuple[str, ...] = ()
-    reference_types: tuple[str, ...] = ()
-    sub_attributes: tuple[Attribute, ...] = ()
-
-    def sub_attribute(self, name: str) -> Attribute | None:
-        """Find a sub-attribute by name, ignoring case (RFC 7644 §3.10)."""
-        return _find(self.sub_attributes, name)
-
-
-@dataclass(frozen=True)
-class Schema:
-    """A schema resource (RFC 7643 §7): its URN, name and attributes."""
-
-    id: str
-    name: str
-    description: str
-    attributes: tuple[Attribute, ...]
-
-    def attribute(self, name: str) -> Attribute | None:
-        return _find(self.attributes, name)
-
-
-def _find(attributes: tuple[Attribute, ...], name: str) -> Attribute | None:
-    wanted = name.lower()
-    return next((a for a in attributes if a.name.lower() == wanted), None)
+from scim_schema.model import (
+    Attribute,
+    Column,
+    Membership,
+    MutabilityKind,
+    Schema,
+    ValueRows,
+    find,
+)
+from scim_schema.urns import CORE_USER as CORE_USER_SCHEMA
+from scim_schema.urns import ENTERPRISE_USER as ENTERPRISE_USER_SCHEMA
 
 
 def _primary(what: str) -> Attribute:
@@ -77,8 +38,9 @@ def _multi(
     description: str,
     types: tuple[str, ...],
     value: Attribute | None = None,
+    storage: ValueRows = ValueRows(),  # noqa: B008 (frozen, so shared safely)
 ) -> Attribute:
-    """Build a multi-valued complex attribute with value, display, type and primary."""
+    """A multi-valued complex attribute with value, display, type and primary, kept as rows."""
     value = value or Attribute("value", description=f"The {name} value.")
     subs = (
         value,
@@ -86,7 +48,9 @@ def _multi(
         Attribute("type", description="A label for the value's function.", canonical_values=types),
         _primary(name),
     )
-    return Attribute(name, "complex", description, multi_valued=True, sub_attributes=subs)
+    return Attribute(
+        name, "complex", description, multi_valued=True, sub_attributes=subs, storage=storage
+    )
 
 
 _WORK_HOME = ("work", "home", "other")
@@ -98,8 +62,16 @@ _NAME = Attribute(
     "The components of the user's real name.",
     sub_attributes=(
         Attribute("formatted", description="The full name, formatted for display."),
-        Attribute("familyName", description="The family name (last name in Western languages)."),
-        Attribute("givenName", description="The given name (first name in Western languages)."),
+        Attribute(
+            "familyName",
+            description="The family name (last name in Western languages).",
+            storage=Column("family_name", sortable=True),
+        ),
+        Attribute(
+            "givenName",
+            description="The given name (first name in Western languages).",
+            storage=Column("given_name", sortable=True),
+        ),
         Attribute("middleName", description="The middle name(s)."),
         Attribute("honorificPrefix", description="The honorific prefix(es), e.g. 'Ms.'."),
         Attribute("honorificSuffix", description="The honorific suffix(es), e.g. 'III'."),
@@ -129,6 +101,7 @@ _GROUPS = Attribute(
     "The groups the user belongs to; managed through the Group resource (RFC 7643 §4.1.2).",
     multi_valued=True,
     mutability=_READ_ONLY,
+    storage=Membership(),
     sub_attributes=(
         Attribute("value", description="The group's id.", mutability=_READ_ONLY),
         Attribute(
@@ -137,6 +110,7 @@ _GROUPS = Attribute(
             "The URI of the group.",
             mutability=_READ_ONLY,
             reference_types=("User", "Group"),
+            filterable=False,  # computed from the id on the way out
         ),
         Attribute("display", description="The group's displayName.", mutability=_READ_ONLY),
         Attribute(
@@ -157,11 +131,13 @@ COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
         mutability=_READ_ONLY,
         returned="always",
         uniqueness="server",
+        storage=Column("id", sortable=True, uuid=True),
     ),
     Attribute(
         "externalId",
         description="Identifier of the resource as defined by the provisioning client.",
         case_exact=True,
+        storage=Column("external_id", sortable=True),
     ),
     Attribute(
         "meta",
@@ -169,17 +145,29 @@ COMMON_ATTRIBUTES: tuple[Attribute, ...] = (
         "Resource metadata maintained by the service provider.",
         mutability=_READ_ONLY,
         sub_attributes=(
-            Attribute("resourceType", case_exact=True, mutability=_READ_ONLY),
-            Attribute("created", "dateTime", mutability=_READ_ONLY),
-            Attribute("lastModified", "dateTime", mutability=_READ_ONLY),
+            # resourceType, location and version are computed on the way out.
+            Attribute("resourceType", case_exact=True, mutability=_READ_ONLY, filterable=False),
+            Attribute(
+                "created",
+                "dateTime",
+                mutability=_READ_ONLY,
+                storage=Column("created", sortable=True),
+            ),
+            Attribute(
+                "lastModified",
+                "dateTime",
+                mutability=_READ_ONLY,
+                storage=Column("last_modified", sortable=True),
+            ),
             Attribute(
                 "location",
                 "reference",
                 case_exact=True,
                 mutability=_READ_ONLY,
                 reference_types=("uri",),
+                filterable=False,
             ),
-            Attribute("version", case_exact=True, mutability=_READ_ONLY),
+            Attribute("version", case_exact=True, mutability=_READ_ONLY, filterable=False),
         ),
     ),
 )
@@ -194,9 +182,14 @@ CORE_USER = Schema(
             description="Unique identifier for the user, used to authenticate.",
             required=True,
             uniqueness="server",
+            storage=Column("user_name", sortable=True),
         ),
         _NAME,
-        Attribute("displayName", description="The name of the user, suitable for display."),
+        Attribute(
+            "displayName",
+            description="The name of the user, suitable for display.",
+            storage=Column("display_name", sortable=True),
+        ),
         Attribute("nickName", description="The casual way to address the user."),
         Attribute(
             "profileUrl",
@@ -209,15 +202,26 @@ CORE_USER = Schema(
         Attribute("preferredLanguage", description="Preferred written or spoken language."),
         Attribute("locale", description="Default location, e.g. 'en-US' (RFC 5646)."),
         Attribute("timezone", description="Time zone in IANA format, e.g. 'America/Los_Angeles'."),
-        Attribute("active", "boolean", "The user's administrative status."),
+        Attribute(
+            "active",
+            "boolean",
+            "The user's administrative status.",
+            storage=Column("active", sortable=True),
+        ),
         Attribute(
             "password",
             description="Accepted and discarded: this service never stores passwords.",
             case_exact=True,
             mutability="writeOnly",
             returned="never",
+            filterable=False,  # never stored
         ),
-        _multi("emails", "Email addresses for the user.", _WORK_HOME),
+        _multi(
+            "emails",
+            "Email addresses for the user.",
+            _WORK_HOME,
+            storage=ValueRows(sort_column="primary_email"),
+        ),
         _multi(
             "phoneNumbers",
             "Phone numbers for the user.",
@@ -331,5 +335,5 @@ def resolve_attribute(name: str, schema_uri: str = "") -> ResolvedAttribute | No
         return None
     found = schema.attribute(name)
     if found is None and schema is CORE_USER:
-        found = _find(COMMON_ATTRIBUTES, name)
+        found = find(COMMON_ATTRIBUTES, name)
     return ResolvedAttribute(schema, found) if found is not None else None

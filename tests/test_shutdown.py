@@ -47,7 +47,11 @@ class Stack:
 def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
     # A short grace delay, so the not-ready phase can be observed over the wire.
     delay = {"SHUTDOWN_DELAY_SECONDS": "0.5"}
-    env = StackEnv.on_loopback(database_url, free_port(), free_port(), gateway_settings=delay)
+    # Each Bulk operation costs a rate-limit token: room for all of them at once.
+    burst = {"SCIM_RATE_LIMIT_BURST": str(BULKS * OPERATIONS)}
+    env = StackEnv.on_loopback(
+        database_url, free_port(), free_port(), gateway_settings={**delay, **burst}
+    )
     env = dataclasses.replace(env, identity={**env.identity, **delay})
     with identity_and_gateway(env, tmp_path) as services:
         org = f"shut-{uuid.uuid4().hex[:10]}"

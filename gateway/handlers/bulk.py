@@ -21,11 +21,10 @@ from gateway.keys import RATE_LIMITER, SETTINGS
 from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.resources import etag, group_location, parse_etag, user_location
 from gateway.url_checks import refuse_unnameable_id
+from scim_schema.urns import BULK_REQUEST, BULK_RESPONSE
 
 log = logging.getLogger(__name__)
 
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 
 _PATH = re.compile(r"^/(Users|Groups)(?:/([^/]+))?$")
 

@@ -20,8 +20,7 @@ from gateway.scim.filter import parse_attribute_path, parse_filter
 from gateway.scim.projection import Projection
 from gateway.scim.resources import etag, list_response, parse_etag
 from identity_api.v1 import identity_pb2 as pb
-
-SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+from scim_schema.urns import SEARCH_REQUEST as SEARCH_REQUEST_SCHEMA
 
 # startIndex travels as int32; anything past it is past the end anyway.
 _MAX_START_INDEX = 2**31 - 1

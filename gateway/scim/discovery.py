@@ -8,50 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.scim.resources import GROUP_SCHEMA, LIST_SCHEMA
 from gateway.settings import Settings
+from scim_schema.group import GROUP
+from scim_schema.model import Attribute, Schema
+from scim_schema.urns import LIST_RESPONSE as LIST_SCHEMA
+from scim_schema.urns import RESOURCE_TYPE as RESOURCE_TYPE_SCHEMA
+from scim_schema.urns import SCHEMA as SCHEMA_SCHEMA
+from scim_schema.urns import SERVICE_PROVIDER_CONFIG as SPC_SCHEMA
 from scim_schema.user import (
     COMMON_ATTRIBUTES,
     CORE_USER,
     ENTERPRISE_USER,
-    Attribute,
-    Schema,
-)
-
-SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
-RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType"
-SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema"
-
-GROUP = Schema(
-    id=GROUP_SCHEMA,
-    name="Group",
-    description="Group",
-    attributes=(
-        Attribute("displayName", required=True, description="A human-readable name."),
-        Attribute(
-            "members",
-            "complex",
-            "Users in the group (groups cannot be members).",
-            multi_valued=True,
-            sub_attributes=(
-                Attribute("value", mutability="immutable", description="The member's id."),
-                Attribute("display", mutability="readOnly", description="The member's name."),
-                Attribute(
-                    "$ref",
-                    "reference",
-                    "The member's URI.",
-                    mutability="immutable",
-                    reference_types=("User",),
-                ),
-                Attribute(
-                    "type",
-                    mutability="immutable",
-                    canonical_values=("User",),
-                    description="Always User.",
-                ),
-            ),
-        ),
-    ),
 )
 
 SCHEMAS = (CORE_USER, ENTERPRISE_USER, GROUP)
@@ -118,7 +85,7 @@ def resource_types(base_url: str) -> list[dict[str, Any]]:
             CORE_USER.id,
             schemaExtensions=[{"schema": ENTERPRISE_USER.id, "required": False}],
         ),
-        resource_type("Group", "/Groups", GROUP_SCHEMA),
+        resource_type("Group", "/Groups", GROUP.id),
     ]
 
 

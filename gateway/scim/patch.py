@@ -17,9 +17,10 @@ from google.protobuf import json_format, struct_pb2
 from gateway import errors
 from gateway.scim.filter import parse_patch_path
 from identity_api.v1 import identity_pb2 as pb
-from scim_schema.user import Attribute, find_schema, resolve_attribute
+from scim_schema.model import Attribute
+from scim_schema.urns import PATCH_OP as PATCH_OP_SCHEMA
+from scim_schema.user import find_schema, resolve_attribute
 
-PATCH_OP_SCHEMA: Final = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 # Entra sends a few operations per request and Okta one or two; the cap only
 # bounds the work one request can ask for.
 MAX_OPERATIONS: Final = 1000

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway import errors
-from gateway.scim.resources import GROUP_SCHEMA, USER_SCHEMA
+from scim_schema.urns import CORE_USER as USER_SCHEMA
+from scim_schema.urns import GROUP as GROUP_SCHEMA
 
 _ALWAYS = {"id", "schemas"}
 # The schemas publish fewer than 100 attributes and sub-attributes in all.

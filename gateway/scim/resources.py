@@ -8,11 +8,9 @@ import orjson
 from google.protobuf import json_format, timestamp_pb2
 
 from identity_api.v1 import identity_pb2 as pb
-
-USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
-LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+from scim_schema.urns import CORE_USER as USER_SCHEMA
+from scim_schema.urns import GROUP as GROUP_SCHEMA
+from scim_schema.urns import LIST_RESPONSE as LIST_SCHEMA
 
 
 def etag(version: int) -> str:

@@ -16,8 +16,7 @@ from google.protobuf import json_format, struct_pb2
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.domain.errors import InvalidPath, InvalidValue, Mutability, NoTarget
 from identity_svc.domain.limits import indexable
-
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
+from scim_schema.urns import GROUP as GROUP_SCHEMA
 
 _ADD, _REMOVE, _REPLACE = pb.PatchOperation.ADD, pb.PatchOperation.REMOVE, pb.PatchOperation.REPLACE
 

@@ -15,13 +15,12 @@ from typing import Any
 from identity_svc.domain.errors import InvalidValue
 from identity_svc.domain.limits import indexable
 from identity_svc.domain.models import MultiValue, UserFields
+from scim_schema.model import Attribute, Schema
+from scim_schema.urns import CORE_USER as CORE_USER_SCHEMA
 from scim_schema.user import (
     COMMON_ATTRIBUTES,
     CORE_USER,
-    CORE_USER_SCHEMA,
     EXTENSION_SCHEMAS,
-    Attribute,
-    Schema,
 )
 
 # Multi-valued attributes whose values get a user_values row, for filters.

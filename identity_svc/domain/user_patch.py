@@ -29,11 +29,10 @@ from identity_svc.domain.user_document import (
     normalize_value,
 )
 from identity_svc.domain.value_filter import Predicate, compile_value_filter, equality_template
+from scim_schema.model import Attribute, Schema
 from scim_schema.user import (
     CORE_USER,
     EXTENSION_SCHEMAS,
-    Attribute,
-    Schema,
     find_schema,
     resolve_attribute,
     split_schema_uri,

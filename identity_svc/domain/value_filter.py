@@ -14,7 +14,7 @@ from typing import Any
 
 from identity_api.v1 import identity_pb2
 from identity_svc.domain.errors import InvalidFilter
-from scim_schema.user import Attribute
+from scim_schema.model import Attribute
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 _Compare = Callable[[Any, Any], bool]

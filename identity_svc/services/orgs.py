@@ -14,11 +14,12 @@ from identity_svc.domain.models import Org, Role, User, WriteContext
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
 from identity_svc.services.roles import apply_role_changes, record_new_role
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
+from scim_schema import urns
 
 
 def _admin_document(email: str, name: MemberName | None) -> dict[str, Any]:
     document: dict[str, Any] = {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "schemas": [urns.CORE_USER],
         "userName": email,
         "emails": [{"value": email, "type": "work", "primary": True}],
         "active": True,

@@ -17,7 +17,6 @@ import pytest
 from aiohttp import web
 
 from gateway.app import create_app
-from gateway.errors import ERROR_SCHEMA
 from gateway.http_server import (
     MAX_FIELD_BYTES,
     MAX_HEADERS,
@@ -26,6 +25,7 @@ from gateway.http_server import (
 )
 from gateway.scim.projection import MAX_ATTRIBUTE_NAMES
 from gateway.settings import Settings
+from scim_schema.urns import ERROR as ERROR_SCHEMA
 from tests.gateway.conftest import Tenant
 
 

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from gateway import errors
 from gateway.scim.patch import (
     MAX_OPERATIONS,
-    PATCH_OP_SCHEMA,
     coerce_user_booleans,
     parse_patch_request,
 )
@@ -29,6 +28,7 @@ from identity_svc.domain.group_patch import (
 )
 from identity_svc.domain.user_document import normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
+from scim_schema.urns import PATCH_OP as PATCH_OP_SCHEMA
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "patch"
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from identity_svc.domain.errors import InvalidValue
 from identity_svc.domain.models import MultiValue
 from identity_svc.domain.user_document import derive_user_fields, normalize_user_document
+from scim_schema.urns import CORE_USER as CORE_USER_SCHEMA
+from scim_schema.urns import ENTERPRISE_USER as ENTERPRISE_USER_SCHEMA
 from scim_schema.user import (
     CORE_USER,
-    CORE_USER_SCHEMA,
     ENTERPRISE_USER,
-    ENTERPRISE_USER_SCHEMA,
     resolve_attribute,
 )
 

@@ -20,7 +20,8 @@ from identity_svc.domain.errors import (
 )
 from identity_svc.domain.user_document import normalize_user_document
 from identity_svc.domain.user_patch import apply_user_patch
-from scim_schema.user import CORE_USER_SCHEMA, ENTERPRISE_USER_SCHEMA
+from scim_schema.urns import CORE_USER as CORE_USER_SCHEMA
+from scim_schema.urns import ENTERPRISE_USER as ENTERPRISE_USER_SCHEMA
 from tests.unit.test_user_document import user_documents
 
 ENTERPRISE = ENTERPRISE_USER_SCHEMA
