@@ -24,6 +24,7 @@ from identity_svc.db.migrate import migrate_dsn
 from identity_svc.db.pool import create_pool
 from identity_svc.events_hub import EventHub
 from identity_svc.metrics import PoolCollector, start_metrics_server
+from identity_svc.purger import Purger
 from identity_svc.sequencer import Sequencer
 from identity_svc.server import create_health_server, create_server
 from identity_svc.settings import ConfigError, Settings
@@ -59,6 +60,10 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         sequencer = Sequencer(pool)
         sequencer.start()
         resources.push_async_callback(sequencer.close)
+        # Removes deleted members once their restore window has passed.
+        purger = Purger(pool, settings.restore_window, settings.purge_interval_seconds)
+        purger.start()
+        resources.push_async_callback(purger.close)
         REGISTRY.register(pool_metrics := PoolCollector(pool))
         resources.callback(REGISTRY.unregister, pool_metrics)
         metrics_runner, metrics_port = await start_metrics_server(

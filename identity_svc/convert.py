@@ -13,6 +13,7 @@ from identity_svc.domain.errors import InvalidValue
 from identity_svc.domain.member_name import MemberName
 from identity_svc.domain.models import (
     Actor,
+    DeletedUser,
     Group,
     GroupRef,
     Member,
@@ -143,6 +144,17 @@ def key_to_proto(key: ScimKey) -> pb.ScimKey:
         created=timestamp(key.created),
         last_used=timestamp(key.last_used),
         revoked=timestamp(key.revoked),
+    )
+
+
+def deleted_member_to_proto(deleted: DeletedUser, window: timedelta) -> pb.DeletedMember:
+    return pb.DeletedMember(
+        id=deleted.id,
+        org_id=deleted.org_id,
+        user_name=deleted.user_name,
+        deleted_at=timestamp(deleted.deleted_at),
+        deleted_by=deleted.deleted_by,
+        restorable_until=timestamp(deleted.deleted_at + window),
     )
 
 

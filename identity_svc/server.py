@@ -62,7 +62,7 @@ async def create_server(
     `interceptors` run outside the service's own (tests put faults in with them).
     """
     server = grpc.aio.server(interceptors=[*interceptors, ServiceInterceptor(_callers(settings))])
-    pb_grpc.add_OrgAdminServicer_to_server(OrgAdminServicer(pool), server)
+    pb_grpc.add_OrgAdminServicer_to_server(OrgAdminServicer(pool, settings.restore_window), server)
     pb_grpc.add_DirectoryServicer_to_server(DirectoryServicer(pool, settings.max_page_size), server)
     pb_grpc.add_ProvisioningServicer_to_server(
         ProvisioningServicer(pool, settings.max_page_size), server

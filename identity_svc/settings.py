@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -29,6 +31,20 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _float(env, name, default)
+    if not (value > 0 and math.isfinite(value)):  # NaN compares false
+        raise ConfigError(f"{name} must be a number greater than 0, got {env.get(name)!r}")
+    return value
+
+
+def _days(env: Mapping[str, str], name: str, default: float) -> timedelta:
+    try:
+        return timedelta(days=_positive(env, name, default))
+    except OverflowError as exc:
+        raise ConfigError(f"{name} is too large, got {env.get(name)!r}") from exc
 
 
 def _log_format(env: Mapping[str, str]) -> str:
@@ -135,6 +151,10 @@ class Settings:
     drain_seconds: float = 20.0
     # "json" (one object per line) or "text".
     log_format: str = "json"
+    # A member deleted through SCIM stays restorable this long (issue 10);
+    # every `purge_interval_seconds` the service purges the expired ones.
+    restore_window: timedelta = timedelta(days=30)
+    purge_interval_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -165,4 +185,6 @@ class Settings:
             shutdown_delay_seconds=_float(env, "SHUTDOWN_DELAY_SECONDS", 5.0),
             drain_seconds=_float(env, "IDENTITY_DRAIN_SECONDS", 20.0),
             log_format=_log_format(env),
+            restore_window=_days(env, "IDENTITY_RESTORE_WINDOW_DAYS", 30),
+            purge_interval_seconds=_positive(env, "IDENTITY_PURGE_INTERVAL_SECONDS", 300.0),
         )

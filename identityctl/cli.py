@@ -39,6 +39,7 @@ from identityctl.render import (
     table,
     user_data,
 )
+from identityctl.restore import add_restore_commands
 from identityctl.settings import CREDENTIAL_HINT, ConfigError, Settings
 
 EXIT_OK = 0
@@ -270,9 +271,9 @@ def _add_org_commands(commands: argparse._SubParsersAction[_Parser], common: _Pa
 
 
 def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
-    member = commands.add_parser("member", help="members' direct roles and names").subparsers(
-        "action"
-    )
+    member = commands.add_parser(
+        "member", help="members' direct roles and names; restoring deleted members"
+    ).subparsers("action")
     role = member.add_parser("role", parents=[common], help="set or clear a direct role")
     role.add_argument("org", metavar="ORG")
     role.add_argument("username", metavar="USERNAME", help="the member's userName")
@@ -285,6 +286,7 @@ def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: 
     show.add_argument("username", metavar="USERNAME", help="the member's userName")
     show.set_defaults(command=member_show)
     add_set_name_command(member, common)
+    add_restore_commands(member, common)
 
 
 def _add_key_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:

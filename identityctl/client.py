@@ -221,3 +221,22 @@ class IdentityClient:
             off_for_seconds=off_for_seconds,
         )
         return self._call(self._stub.ReleaseDeprovisioningBrake, request)
+
+    def restore_member(
+        self, org_id: str, user_name: str, actor_email: str
+    ) -> pb.RestoreMemberResponse:
+        request = pb.RestoreMemberRequest(
+            context=new_context(admin_actor(actor_email)), org_id=org_id, user_name=user_name
+        )
+        return self._call(self._stub.RestoreMember, request)
+
+    def list_deleted_members(
+        self, org_id: str, actor_email: str, page_size: int, page_token: str
+    ) -> pb.ListDeletedMembersResponse:
+        request = pb.ListDeletedMembersRequest(
+            context=new_context(admin_actor(actor_email)),
+            org_id=org_id,
+            page_size=page_size,
+            page_token=page_token,
+        )
+        return self._call(self._stub.ListDeletedMembers, request)

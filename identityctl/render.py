@@ -161,3 +161,14 @@ def member_text(data: dict[str, Any]) -> str:
         f"  direct role: {data['direct_role'] or '-'}\n"
         f"  groups:      {groups}\n"
     )
+
+
+def deleted_member_data(member: pb.DeletedMember) -> dict[str, Any]:
+    return {
+        "id": member.id,
+        "org_id": member.org_id,
+        "user_name": member.user_name,
+        "deleted_at": _iso(member.deleted_at, member, "deleted_at"),
+        "deleted_by": member.deleted_by,
+        "restorable_until": _iso(member.restorable_until, member, "restorable_until"),
+    }

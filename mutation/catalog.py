@@ -427,6 +427,31 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/gateway/test_patch_targets.py",),
         why="a replace through a filter that matches nothing adds a value instead of noTarget",
     ),
+    # --- The restore window: deleted members come back, once (issue 10) -----
+    Mutant(
+        name="delete-keeps-no-copy",
+        path="identity_svc/services/users.py",
+        find="        await DeletedUsersRepository(uow.conn).archive(",
+        replace="        0 and await DeletedUsersRepository(uow.conn).archive(",
+        tests=("tests/identity_svc/test_restore.py",),
+        why="a SCIM DELETE cannot be undone: the member is gone for good",
+    ),
+    Mutant(
+        name="restore-forgets-the-groups",
+        path="identity_svc/services/deleted_users.py",
+        find="        await _rejoin(uow, user, groups)\n",
+        replace="",
+        tests=("tests/gateway/test_restore_window.py", "tests/identity_svc/test_restore.py"),
+        why="a restored member is in none of its groups and loses their role",
+    ),
+    Mutant(
+        name="purge-waits-for-held-copies",
+        path="identity_svc/db/deleted_users.py",
+        find="    FOR UPDATE SKIP LOCKED\n",
+        replace="    FOR UPDATE\n",
+        tests=("tests/identity_svc/test_purge.py",),
+        why="replicas purging at once queue behind each other and behind restores",
+    ),
     # --- Failures are mapped, once per boundary (SPEC §7) --------------------
     Mutant(
         name="deadline-not-503",

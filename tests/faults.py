@@ -26,6 +26,7 @@ _ORG_TABLES = {
     "groups": "id",
     "group_members": "group_id, user_id",
     "role_rules": "id",
+    "deleted_users": "id",
     "scim_keys": "id",
     "event_staging": "staged_lsn, staged_xid, position",
     "events": "seq",

@@ -8,6 +8,7 @@ size; the member count is kept on the group row.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -36,6 +37,15 @@ WHERE g.org_id = $1 AND g.id = $2
 """
 
 _LOCK_GROUP = _SELECT_GROUP + "FOR UPDATE"
+
+# In id order, the one order of multi-group locks (see _GROUPS_OF_USER).
+_LOCK_GROUPS = f"""
+SELECT {GROUP_COLUMNS}
+FROM groups g
+WHERE g.org_id = $1 AND g.id = ANY($2::uuid[])
+ORDER BY g.id
+FOR UPDATE
+"""
 
 _UPDATE_GROUP = f"""
 UPDATE groups AS g
@@ -187,6 +197,11 @@ class GroupsRepository:
         if row is None:
             raise NotFound(f"group {group_id} not found")
         return group_from_row(row)
+
+    async def lock_many(self, org_id: str, group_ids: Sequence[str]) -> list[Group]:
+        """Those of these groups that exist, locked in id order."""
+        rows = await self._conn.fetch(_LOCK_GROUPS, org_id, [uuid.UUID(g) for g in group_ids])
+        return [group_from_row(r) for r in rows]
 
     async def update(
         self,

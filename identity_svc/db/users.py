@@ -11,7 +11,7 @@ import asyncpg
 from identity_svc.db.ids import parse_id, parse_ids
 from identity_svc.db.pool import one
 from identity_svc.domain.errors import AlreadyExists, NotFound
-from identity_svc.domain.models import GroupRef, Role, User, UserFields
+from identity_svc.domain.models import DeletedUser, GroupRef, Role, User, UserFields
 
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
@@ -25,13 +25,16 @@ USER_COLUMNS = """u.id, u.org_id, u.user_name, u.external_id, u.active, u.displa
 # The caller holds the org's rules lock (shared), so the default read here is
 # the one in force until it commits.
 # The user and its indexed values in one statement (one round trip per create);
-# no org, no user and no values.
+# no org, no user and no values. A restore passes the member's own creation
+# time and next version ($18, $19); a create, NULL and 1.
 _INSERT_USER = f"""
 WITH u AS (
     INSERT INTO users AS u (org_id, id, user_name, external_id, active, display_name,
-        given_name, family_name, primary_email, document, direct_role, effective_role)
+        given_name, family_name, primary_email, document, direct_role, effective_role,
+        created, version)
     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-        CASE WHEN $5 THEN COALESCE($11, o.default_role) END
+        CASE WHEN $5 THEN COALESCE($11, o.default_role) END,
+        COALESCE($18::timestamptz, clock_timestamp()), $19
     FROM orgs o
     WHERE o.org_id = $1
     RETURNING {USER_COLUMNS}
@@ -259,8 +262,10 @@ class UsersRepository:
         fields: UserFields,
         document: dict[str, Any],
         direct_role: Role | None = None,
+        restoring: DeletedUser | None = None,
     ) -> User:
-        user_id = uuid.uuid4()
+        """A new member, or with `restoring` a deleted one again: its id, created, version on."""
+        user_id = uuid.UUID(restoring.id) if restoring else uuid.uuid4()
         role = direct_role.value if direct_role else None
         try:
             row = await self._conn.fetchrow(
@@ -271,6 +276,8 @@ class UsersRepository:
                 document,
                 role,
                 *_value_columns(fields),
+                restoring.created if restoring else None,
+                restoring.version + 1 if restoring else 1,
             )
         except asyncpg.UniqueViolationError as exc:
             _raise_conflict(exc, fields.user_name)

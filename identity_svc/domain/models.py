@@ -100,6 +100,22 @@ class User:
 
 
 @dataclass(frozen=True)
+class DeletedUser:
+    """A member deleted through SCIM, restorable until its window has passed."""
+
+    id: str
+    org_id: str
+    user_name: str
+    document: dict[str, Any]
+    direct_role: Role | None
+    version: int
+    created: datetime
+    group_ids: tuple[str, ...]
+    deleted_at: datetime
+    deleted_by: str
+
+
+@dataclass(frozen=True)
 class RoleRule:
     """Members of a group (by id, or by displayName ignoring case) get `role`."""
 

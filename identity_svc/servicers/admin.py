@@ -13,15 +13,16 @@ from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.brake import BrakeSettings
 from identity_svc.servicers.context import writer
-from identity_svc.services import brake, keys, orgs, roles, users
+from identity_svc.services import brake, deleted_users, keys, orgs, roles, users
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
 
 
 class OrgAdminServicer(pb_grpc.OrgAdminServicer):
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, restore_window: timedelta) -> None:
         self._pool = pool
+        self._restore_window = restore_window
 
     async def CreateOrg(self, request: pb.CreateOrgRequest, context: Ctx) -> pb.Org:
         org = await orgs.create_org(
@@ -157,3 +158,29 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             self._pool, writer(request.context, context), request.org_id, request.allow, off_for
         )
         return convert.brake_to_proto(request.org_id, status)
+
+    async def RestoreMember(
+        self, request: pb.RestoreMemberRequest, context: Ctx
+    ) -> pb.RestoreMemberResponse:
+        user, missing = await deleted_users.restore_member(
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.user_name,
+            self._restore_window,
+        )
+        return pb.RestoreMemberResponse(user=convert.user_to_proto(user), missing_group_ids=missing)
+
+    async def ListDeletedMembers(
+        self, request: pb.ListDeletedMembersRequest, context: Ctx
+    ) -> pb.ListDeletedMembersResponse:
+        found, next_token = await deleted_users.list_deleted_members(
+            self._pool,
+            request.org_id,
+            writer(request.context, context).actor,
+            self._restore_window,
+            request.page_size,
+            request.page_token,
+        )
+        members = [convert.deleted_member_to_proto(d, self._restore_window) for d in found]
+        return pb.ListDeletedMembersResponse(members=members, next_page_token=next_token)

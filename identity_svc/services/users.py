@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
+from identity_svc.db.deleted_users import DeletedUsersRepository
 from identity_svc.db.filter_attributes import Resource
 from identity_svc.db.groups import GroupsRepository
 from identity_svc.db.listing import ListedRows, list_rows
@@ -175,7 +176,10 @@ async def delete_user(
     user_id: str,
     expected_version: int | None,
 ) -> None:
-    """Delete a user and its memberships, keeping its groups' counts right."""
+    """Delete a user and its memberships, keeping its groups' counts right.
+
+    A copy is kept for the restore window (services/deleted_users.py).
+    """
 
     async def work(uow: UnitOfWork) -> None:
         groups, users = GroupsRepository(uow.conn), UsersRepository(uow.conn)
@@ -189,6 +193,8 @@ async def delete_user(
                 f"{user.user_name} holds the direct role {user.direct_role.value} in GraphOS;"
                 " an operator must clear it before the member can be deleted"
             )
+        # Restorable for the restore window, with its groups (issue 10).
+        await DeletedUsersRepository(uow.conn).archive(org_id, user.id, str(uow.context.actor))
         for group in await groups.remove_user_everywhere(org_id, user.id):
             uow.record(org_id, "group.member_removed", "Group", group.id, {"user_id": user.id})
         await users.delete(org_id, user.id)

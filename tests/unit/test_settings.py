@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 
 from identity_svc.settings import ConfigError, Settings
@@ -129,3 +131,26 @@ def test_health_metrics_shutdown_and_log_settings():
     for bad in ({"LOG_FORMAT": "xml"}, {"SHUTDOWN_DELAY_SECONDS": "soon"}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             Settings.from_env({**BASE, **bad})
+
+
+def test_the_restore_window_defaults_to_30_days_and_is_configurable():
+    default = Settings.from_env(BASE)
+    assert (default.restore_window, default.purge_interval_seconds) == (timedelta(days=30), 300.0)
+    env = {**BASE, "IDENTITY_RESTORE_WINDOW_DAYS": "7", "IDENTITY_PURGE_INTERVAL_SECONDS": "60"}
+    custom = Settings.from_env(env)
+    assert (custom.restore_window, custom.purge_interval_seconds) == (timedelta(days=7), 60.0)
+
+
+_WINDOW_SETTINGS = ("IDENTITY_RESTORE_WINDOW_DAYS", "IDENTITY_PURGE_INTERVAL_SECONDS")
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        *((name, raw) for name in _WINDOW_SETTINGS for raw in ("0", "-1", "nan", "inf", "soon")),
+        ("IDENTITY_RESTORE_WINDOW_DAYS", "1e300"),  # more days than a timedelta holds
+    ],
+)
+def test_a_window_or_interval_that_is_not_a_positive_number_is_refused(name, raw):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**BASE, name: raw})
