@@ -18,6 +18,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from gateway import errors
+from identity_api.reasons import Reason
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 
@@ -32,20 +33,26 @@ RETRY_AFTER_SECONDS = "5"
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
 
-_BY_REASON: dict[str, type[errors.ScimError]] = {
-    "NOT_FOUND": errors.NotFound,
-    "UNIQUENESS": errors.Conflict,
-    "VERSION_MISMATCH": errors.PreconditionFailed,
-    "INVALID_FILTER": errors.InvalidFilter,
-    "INVALID_VALUE": errors.InvalidValue,
-    "INVALID_PATH": errors.InvalidPath,
-    "NO_TARGET": errors.NoTarget,
-    "MUTABILITY": errors.Mutability,
-    "INVALID_CURSOR": errors.InvalidCursor,
-    "TOO_MANY": errors.TooMany,
-    "PERMISSION_DENIED": errors.Forbidden,
-    "DEPROVISIONING_PAUSED": errors.TooManyRequests,
+# Keyed by str, which a Reason is, so the ErrorInfo's reason looks itself up.
+BY_REASON: dict[str, type[errors.ScimError]] = {
+    Reason.NOT_FOUND: errors.NotFound,
+    Reason.UNIQUENESS: errors.Conflict,
+    Reason.VERSION_MISMATCH: errors.PreconditionFailed,
+    Reason.INVALID_FILTER: errors.InvalidFilter,
+    Reason.INVALID_VALUE: errors.InvalidValue,
+    Reason.INVALID_PATH: errors.InvalidPath,
+    Reason.NO_TARGET: errors.NoTarget,
+    Reason.MUTABILITY: errors.Mutability,
+    Reason.INVALID_CURSOR: errors.InvalidCursor,
+    Reason.TOO_MANY: errors.TooMany,
+    Reason.PERMISSION_DENIED: errors.Forbidden,
+    Reason.DEPROVISIONING_PAUSED: errors.TooManyRequests,
 }
+
+# Reasons a Provisioning call should never bring: received, they are a bug and
+# answer 500 (the error middleware logs them). FAILED_PRECONDITION is only
+# raised by OrgAdmin key creation (an org without SSO), never by SCIM calls.
+UNEXPECTED: frozenset[Reason] = frozenset({Reason.FAILED_PRECONDITION})
 
 # CANCELLED too: a call that reaches the identity service as it stops is
 # cancelled there before it runs (our own cancellations never get an answer);
@@ -94,7 +101,7 @@ def map_rpc_errors() -> Iterator[None]:
                 headers={"Retry-After": RETRY_AFTER_SECONDS},
             ) from exc
         info = _error_info(exc)
-        error = _BY_REASON.get(info.reason)
+        error = BY_REASON.get(info.reason)
         if error is None:
             raise  # a bug or misconfiguration: the error middleware logs it, answers 500
         # The identity service says how long a refusal lasts (the deprovisioning brake).
