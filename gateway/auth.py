@@ -18,7 +18,6 @@ from aiohttp import web
 
 from gateway import errors
 from gateway.client_address import client_address
-from gateway.identity_client import IdentityClient
 from gateway.keys import AUTH_LIMITER, IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
 from gateway.metrics import METRICS
 from gateway.responses import REQUEST_ID, Handler
@@ -62,15 +61,14 @@ async def _verified_key(request: web.Request, org_id: str, token: str) -> str:
             "too many failed authentication attempts; retry later",
             headers={"Retry-After": str(wait)},
         )
-    identity: IdentityClient = request.app[IDENTITY]
-    verdict = await identity.call(
-        "VerifyScimKey", pb.VerifyScimKeyRequest(org_id=org_id, token=token), request[REQUEST_ID]
+    verdict = await request.app[IDENTITY].verify_scim_key(
+        pb.VerifyScimKeyRequest(org_id=org_id, token=token), request[REQUEST_ID]
     )
     if not verdict.valid:
         limiter.failed(address, presented)
         raise errors.Unauthorized("the bearer token is not a valid key for this org")
     cache.put(org_id, digest, verdict.key.id)
-    return str(verdict.key.id)
+    return verdict.key.id
 
 
 def public(handler: Handler) -> Handler:

@@ -27,6 +27,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from identity_api.reasons import Reason
 from identity_svc.domain import errors
 from identity_svc.message_text import first_nul_field
 from identity_svc.metrics import GRPC_HANDLED, GRPC_SECONDS, code_name, split_method
@@ -40,20 +41,20 @@ log = logging.getLogger(__name__)
 
 ERROR_DOMAIN = "identity.graphos"
 
-ERRORS: dict[type[errors.DomainError], tuple[grpc.StatusCode, str]] = {
-    errors.NotFound: (grpc.StatusCode.NOT_FOUND, "NOT_FOUND"),
-    errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, "UNIQUENESS"),
-    errors.VersionMismatch: (grpc.StatusCode.ABORTED, "VERSION_MISMATCH"),
-    errors.InvalidFilter: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_FILTER"),
-    errors.InvalidValue: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_VALUE"),
-    errors.InvalidPath: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_PATH"),
-    errors.NoTarget: (grpc.StatusCode.INVALID_ARGUMENT, "NO_TARGET"),
-    errors.Mutability: (grpc.StatusCode.INVALID_ARGUMENT, "MUTABILITY"),
-    errors.InvalidCursor: (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_CURSOR"),
-    errors.TooMany: (grpc.StatusCode.INVALID_ARGUMENT, "TOO_MANY"),
-    errors.PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
-    errors.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, "FAILED_PRECONDITION"),
-    errors.DeprovisioningPaused: (grpc.StatusCode.RESOURCE_EXHAUSTED, "DEPROVISIONING_PAUSED"),
+ERRORS: dict[type[errors.DomainError], tuple[grpc.StatusCode, Reason]] = {
+    errors.NotFound: (grpc.StatusCode.NOT_FOUND, Reason.NOT_FOUND),
+    errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, Reason.UNIQUENESS),
+    errors.VersionMismatch: (grpc.StatusCode.ABORTED, Reason.VERSION_MISMATCH),
+    errors.InvalidFilter: (grpc.StatusCode.INVALID_ARGUMENT, Reason.INVALID_FILTER),
+    errors.InvalidValue: (grpc.StatusCode.INVALID_ARGUMENT, Reason.INVALID_VALUE),
+    errors.InvalidPath: (grpc.StatusCode.INVALID_ARGUMENT, Reason.INVALID_PATH),
+    errors.NoTarget: (grpc.StatusCode.INVALID_ARGUMENT, Reason.NO_TARGET),
+    errors.Mutability: (grpc.StatusCode.INVALID_ARGUMENT, Reason.MUTABILITY),
+    errors.InvalidCursor: (grpc.StatusCode.INVALID_ARGUMENT, Reason.INVALID_CURSOR),
+    errors.TooMany: (grpc.StatusCode.INVALID_ARGUMENT, Reason.TOO_MANY),
+    errors.PermissionDenied: (grpc.StatusCode.PERMISSION_DENIED, Reason.PERMISSION_DENIED),
+    errors.FailedPrecondition: (grpc.StatusCode.FAILED_PRECONDITION, Reason.FAILED_PRECONDITION),
+    errors.DeprovisioningPaused: (grpc.StatusCode.RESOURCE_EXHAUSTED, Reason.DEPROVISIONING_PAUSED),
 }
 
 # The database is down, overloaded or slow: the caller may retry later.

@@ -488,8 +488,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         name="uniqueness-not-409",
         path="identity_svc/interceptors.py",
-        find='errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, "UNIQUENESS"),',
-        replace='errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, "INVALID_VALUE"),',
+        find="errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, Reason.UNIQUENESS),",
+        replace="errors.AlreadyExists: (grpc.StatusCode.ALREADY_EXISTS, Reason.INVALID_VALUE),",
         tests=("tests/gateway/test_protocol.py",),
         why="a duplicate userName answers 400 instead of 409 uniqueness",
     ),

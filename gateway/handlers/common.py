@@ -35,17 +35,8 @@ MAX_JSON_DEPTH = 32
 
 
 def identity(request: web.Request) -> IdentityClient:
+    """The identity service's client; each call takes `request[REQUEST_ID]`."""
     return request.app[IDENTITY]
-
-
-async def call(request: web.Request, method: str, message: Any) -> Any:
-    """Call the identity service for this request (credential, id, deadline)."""
-    return await identity(request).call(method, message, request[REQUEST_ID])
-
-
-def stream(request: web.Request, method: str, message: Any) -> AsyncIterator[Any]:
-    """Call a server-streaming RPC of the identity service for this request."""
-    return identity(request).stream(method, message, request[REQUEST_ID])
 
 
 def base_url(request: web.Request) -> str:

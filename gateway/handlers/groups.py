@@ -16,7 +16,7 @@ from gateway import errors
 from gateway.handlers.common import (
     ListParams,
     base_url,
-    call,
+    identity,
     list_params,
     listing,
     none_match,
@@ -26,12 +26,11 @@ from gateway.handlers.common import (
     read_object,
     resource_response,
     search_params,
-    stream,
     with_version,
     writer,
 )
 from gateway.keys import SETTINGS
-from gateway.responses import stream_json
+from gateway.responses import REQUEST_ID, stream_json
 from gateway.scim.patch import parse_patch_request
 from gateway.scim.projection import Projection
 from gateway.scim.resources import etag, group_location, group_resource, member_value
@@ -77,17 +76,14 @@ def _group_fields(body: dict[str, Any]) -> tuple[str, str, list[str]]:
 
 
 async def _listing(request: web.Request, params: ListParams) -> web.StreamResponse:
-    chunks = stream(
-        request,
-        "StreamGroups",
-        pb.ListGroupsRequest(
-            org_id=org_id(request),
-            filter=params.filter,
-            sort=params.sort,
-            page=params.page,
-            members=member_inclusion(request, params.projection.wants("members")),
-        ),
+    message = pb.ListGroupsRequest(
+        org_id=org_id(request),
+        filter=params.filter,
+        sort=params.sort,
+        page=params.page,
+        members=member_inclusion(request, params.projection.wants("members")),
     )
+    chunks = identity(request).stream_groups(message, request[REQUEST_ID])
     base = base_url(request)
     return await listing(
         request, params, chunks, lambda chunk: (group_resource(g, base) for g in chunk.groups)
@@ -124,8 +120,7 @@ async def create(request: web.Request, body: dict[str, Any]) -> pb.Group:
         member_ids=member_ids,
         members=member_inclusion(request, projection(request).wants("members")),
     )
-    resource: pb.Group = await call(request, "CreateGroup", message)
-    return resource
+    return await identity(request).create_group(message, request[REQUEST_ID])
 
 
 async def replace(
@@ -141,8 +136,9 @@ async def replace(
         member_ids=member_ids,
         members=member_inclusion(request, projection(request).wants("members")),
     )
-    resource: pb.Group = await call(request, "ReplaceGroup", with_version(message, version))
-    return resource
+    return await identity(request).replace_group(
+        with_version(message, version), request[REQUEST_ID]
+    )
 
 
 async def patch(
@@ -159,15 +155,14 @@ async def patch(
             request.app[SETTINGS].patch_members_inline_max,
         ),
     )
-    resource: pb.Group = await call(request, "PatchGroup", with_version(message, version))
-    return resource
+    return await identity(request).patch_group(with_version(message, version), request[REQUEST_ID])
 
 
 async def delete(request: web.Request, group_id: str, version: int | None) -> None:
     message = pb.DeleteGroupRequest(
         context=writer(request), org_id=org_id(request), group_id=group_id
     )
-    await call(request, "DeleteGroup", with_version(message, version))
+    await identity(request).delete_group(with_version(message, version), request[REQUEST_ID])
 
 
 async def create_group(request: web.Request) -> web.Response:
@@ -186,13 +181,10 @@ async def _stream_members(
     async def members() -> AsyncIterator[dict[str, str]]:
         after = ""
         while True:
-            page = await call(
-                request,
-                "ListGroupMembers",
-                pb.ListGroupMembersRequest(
-                    org_id=group.org_id, group_id=group.id, after_user_id=after, count=page_size
-                ),
+            message = pb.ListGroupMembersRequest(
+                org_id=group.org_id, group_id=group.id, after_user_id=after, count=page_size
             )
+            page = await identity(request).list_group_members(message, request[REQUEST_ID])
             for member in page.members:
                 yield member_value(member, base)
             if not page.next_after_user_id:
@@ -206,15 +198,12 @@ async def _stream_members(
 async def get_group(request: web.Request) -> web.StreamResponse:
     view = projection(request)
     wanted = view.wants("members")
-    group = await call(
-        request,
-        "GetGroup",
-        pb.GetGroupRequest(
-            org_id=org_id(request),
-            group_id=request.match_info["id"],
-            members=member_inclusion(request, wanted),
-        ),
+    message = pb.GetGroupRequest(
+        org_id=org_id(request),
+        group_id=request.match_info["id"],
+        members=member_inclusion(request, wanted),
     )
+    group = await identity(request).get_group(message, request[REQUEST_ID])
     if none_match(request, group.meta.version):
         return web.Response(status=304, headers={"ETag": etag(group.meta.version)})
     if wanted and not group.members_included:
@@ -224,12 +213,9 @@ async def get_group(request: web.Request) -> web.StreamResponse:
 
 async def _preconditions(request: web.Request) -> int | None:
     async def version() -> int:
-        group = await call(
-            request,
-            "GetGroup",
-            pb.GetGroupRequest(org_id=org_id(request), group_id=request.match_info["id"]),
-        )
-        return int(group.meta.version)
+        message = pb.GetGroupRequest(org_id=org_id(request), group_id=request.match_info["id"])
+        group = await identity(request).get_group(message, request[REQUEST_ID])
+        return group.meta.version
 
     return await preconditions(request, version)
 

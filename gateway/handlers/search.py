@@ -9,15 +9,23 @@ leaves them out (both are returned by default, RFC 7643 §4).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from gateway import errors
-from gateway.handlers.common import ListParams, base_url, org_id, seal_cursor, search_params, stream
+from gateway.handlers.common import (
+    ListParams,
+    base_url,
+    identity,
+    org_id,
+    seal_cursor,
+    search_params,
+)
 from gateway.handlers.groups import member_inclusion
-from gateway.responses import scim_json
+from gateway.responses import REQUEST_ID, scim_json
 from gateway.scim.resources import group_resource, list_response, user_resource
 from identity_api.v1 import identity_pb2 as pb
 
@@ -28,9 +36,11 @@ class _Listed:
     resources: list[Any]  # pb.User or pb.Group
 
 
-async def _listed(request: web.Request, method: str, message: Any, field: str) -> _Listed | None:
+_Chunk = TypeVar("_Chunk", pb.UserPageChunk, pb.GroupPageChunk)
+
+
+async def _listed(chunks: AsyncIterator[_Chunk], field: str) -> _Listed | None:
     """One type's page (its chunks' `field`), or None when the filter does not apply to it."""
-    chunks = stream(request, method, message)
     try:
         first = await anext(chunks)  # the filter is checked before the first chunk
     except errors.InvalidFilter:
@@ -41,25 +51,25 @@ async def _listed(request: web.Request, method: str, message: Any, field: str) -
     return _Listed(first.head, resources)
 
 
-def _users_request(request: web.Request, params: ListParams, page: pb.Page) -> pb.ListUsersRequest:
-    return pb.ListUsersRequest(
+async def _users(request: web.Request, params: ListParams, page: pb.Page) -> _Listed | None:
+    message = pb.ListUsersRequest(
         org_id=org_id(request),
         filter=params.filter,
         page=page,
         include_groups=params.projection.wants("groups"),
         json_document=True,
     )
+    return await _listed(identity(request).stream_users(message, request[REQUEST_ID]), "users")
 
 
-def _groups_request(
-    request: web.Request, params: ListParams, page: pb.Page
-) -> pb.ListGroupsRequest:
-    return pb.ListGroupsRequest(
+async def _groups(request: web.Request, params: ListParams, page: pb.Page) -> _Listed | None:
+    message = pb.ListGroupsRequest(
         org_id=org_id(request),
         filter=params.filter,
         page=page,
         members=member_inclusion(request, params.projection.wants("members")),
     )
+    return await _listed(identity(request).stream_groups(message, request[REQUEST_ID]), "groups")
 
 
 def _answer(
@@ -90,22 +100,12 @@ async def search_all(request: web.Request) -> web.Response:
 async def _by_index(request: web.Request, params: ListParams) -> web.Response:
     index = params.page.index
     start, count = index.start_index, index.count
-    users = await _listed(
-        request,
-        "StreamUsers",
-        _users_request(
-            request, params, pb.Page(index=pb.IndexPage(start_index=start, count=count))
-        ),
-        "users",
+    users = await _users(
+        request, params, pb.Page(index=pb.IndexPage(start_index=start, count=count))
     )
     found = users.resources if users else []
     groups_page = pb.IndexPage(start_index=max(1, start - _total(users)), count=count - len(found))
-    groups = await _listed(
-        request,
-        "StreamGroups",
-        _groups_request(request, params, pb.Page(index=groups_page)),
-        "groups",
-    )
+    groups = await _groups(request, params, pb.Page(index=groups_page))
     if users is None and groups is None:
         raise errors.InvalidFilter("the filter applies to neither Users nor Groups")
     reached_groups = groups is not None and start + len(found) > _total(users)
@@ -129,22 +129,12 @@ async def _by_cursor(request: web.Request, params: ListParams) -> web.Response:
     users_cursor = pb.CursorPage(
         cursor=position if in_users else "", count=page.count if in_users else 0
     )
-    users = await _listed(
-        request,
-        "StreamUsers",
-        _users_request(request, params, pb.Page(cursor=users_cursor)),
-        "users",
-    )
+    users = await _users(request, params, pb.Page(cursor=users_cursor))
     found = users.resources if users else []
     more_users = users.head.next_cursor if users else ""
     remaining = 0 if more_users else page.count - len(found)
     groups_cursor = pb.CursorPage(cursor="" if in_users else position, count=remaining)
-    groups = await _listed(
-        request,
-        "StreamGroups",
-        _groups_request(request, params, pb.Page(cursor=groups_cursor)),
-        "groups",
-    )
+    groups = await _groups(request, params, pb.Page(cursor=groups_cursor))
     if users is None and groups is None:
         raise errors.InvalidFilter("the filter applies to neither Users nor Groups")
     listed_groups = groups.resources if groups else []

@@ -11,7 +11,7 @@ from gateway import errors
 from gateway.handlers.common import (
     ListParams,
     base_url,
-    call,
+    identity,
     list_params,
     listing,
     none_match,
@@ -21,10 +21,10 @@ from gateway.handlers.common import (
     read_object,
     resource_response,
     search_params,
-    stream,
     with_version,
     writer,
 )
+from gateway.responses import REQUEST_ID
 from gateway.scim.patch import coerce_user_booleans, parse_patch_request
 from gateway.scim.resources import etag, user_location, user_resource
 from identity_api.v1 import identity_pb2 as pb
@@ -39,18 +39,15 @@ def _attributes_json(body: dict[str, Any]) -> bytes:
 
 
 async def _listing(request: web.Request, params: ListParams) -> web.StreamResponse:
-    chunks = stream(
-        request,
-        "StreamUsers",
-        pb.ListUsersRequest(
-            org_id=org_id(request),
-            filter=params.filter,
-            sort=params.sort,
-            page=params.page,
-            include_groups=params.projection.wants("groups"),
-            json_document=True,
-        ),
+    message = pb.ListUsersRequest(
+        org_id=org_id(request),
+        filter=params.filter,
+        sort=params.sort,
+        page=params.page,
+        include_groups=params.projection.wants("groups"),
+        json_document=True,
     )
+    chunks = identity(request).stream_users(message, request[REQUEST_ID])
     base = base_url(request)
     return await listing(
         request, params, chunks, lambda chunk: (user_resource(u, base) for u in chunk.users)
@@ -82,8 +79,7 @@ async def create(request: web.Request, body: dict[str, Any]) -> pb.User:
         attributes_json=_attributes_json(body),
         json_document=True,
     )
-    resource: pb.User = await call(request, "CreateUser", message)
-    return resource
+    return await identity(request).create_user(message, request[REQUEST_ID])
 
 
 async def replace(
@@ -97,8 +93,7 @@ async def replace(
         include_groups=projection(request).wants("groups"),
         json_document=True,
     )
-    resource: pb.User = await call(request, "ReplaceUser", with_version(message, version))
-    return resource
+    return await identity(request).replace_user(with_version(message, version), request[REQUEST_ID])
 
 
 async def patch(
@@ -112,27 +107,22 @@ async def patch(
         include_groups=projection(request).wants("groups"),
         json_document=True,
     )
-    resource: pb.User = await call(request, "PatchUser", with_version(message, version))
-    return resource
+    return await identity(request).patch_user(with_version(message, version), request[REQUEST_ID])
 
 
 async def delete(request: web.Request, user_id: str, version: int | None) -> None:
     message = pb.DeleteUserRequest(context=writer(request), org_id=org_id(request), user_id=user_id)
-    await call(request, "DeleteUser", with_version(message, version))
+    await identity(request).delete_user(with_version(message, version), request[REQUEST_ID])
 
 
 async def _current(request: web.Request, include_groups: bool) -> pb.User:
-    user: pb.User = await call(
-        request,
-        "GetUser",
-        pb.GetUserRequest(
-            org_id=org_id(request),
-            user_id=request.match_info["id"],
-            include_groups=include_groups,
-            json_document=True,
-        ),
+    message = pb.GetUserRequest(
+        org_id=org_id(request),
+        user_id=request.match_info["id"],
+        include_groups=include_groups,
+        json_document=True,
     )
-    return user
+    return await identity(request).get_user(message, request[REQUEST_ID])
 
 
 async def _preconditions(request: web.Request) -> int | None:
