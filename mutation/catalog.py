@@ -119,7 +119,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         name="members-filter-org-dropped",
-        path="identity_svc/db/filters.py",
+        path="identity_svc/db/filter_attributes.py",
         find=(
             '"EXISTS (SELECT 1 FROM group_members gm'
             ' WHERE gm.org_id = g.org_id AND gm.group_id = g.id"'
@@ -130,7 +130,7 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         name="user-values-filter-org-dropped",
-        path="identity_svc/db/filters.py",
+        path="identity_svc/db/filter_attributes.py",
         find=(
             '"EXISTS (SELECT 1 FROM user_values v WHERE v.org_id = u.org_id AND v.user_id = u.id"'
         ),
