@@ -10,8 +10,11 @@ which is what makes it cheap to filter or sort on:
 - `ValueRows`: a multi-valued attribute whose values are rows of
   `user_values`, indexed by (org_id, attribute, lower(value)).
 - `Membership`: the group_members table (User.groups, Group.members).
-- None: only in the resource's JSON document; still filterable, through JSONB,
-  unindexed (bounded by the statement timeout).
+- `DocumentIndex`: only in the resource's JSON document, with an expression
+  index on its path (lower() of it unless caseExact), so adding one is a
+  declaration and a `CREATE INDEX` (CONTRIBUTING.md shows `title`).
+- None: only in the document; still filterable, through JSONB, unindexed
+  (bounded by the statement timeout).
 
 `filterable` is false only for what is never stored (`password`) or is
 computed on the way out (`$ref`, most of `meta`).
@@ -51,7 +54,14 @@ class Membership:
     """A relation kept in group_members rather than in the document."""
 
 
-Storage = Column | ValueRows | Membership
+@dataclass(frozen=True)
+class DocumentIndex:
+    """In the document, with an index on (org_id, lower(its path)) or on its path."""
+
+    sortable: bool = False
+
+
+Storage = Column | ValueRows | Membership | DocumentIndex
 
 
 @dataclass(frozen=True)

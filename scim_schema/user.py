@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from scim_schema.model import (
     Attribute,
     Column,
+    DocumentIndex,
     Membership,
     MutabilityKind,
     Schema,
@@ -198,7 +199,11 @@ CORE_USER = Schema(
             "A URI pointing to the user's online profile.",
             reference_types=("external",),
         ),
-        Attribute("title", description="The user's title, such as 'Vice President'."),
+        Attribute(
+            "title",
+            description="The user's title, such as 'Vice President'.",
+            storage=DocumentIndex(sortable=True),  # migration 0010
+        ),
         Attribute("userType", description="The relationship to the organization, e.g. 'Employee'."),
         Attribute("preferredLanguage", description="Preferred written or spoken language."),
         Attribute("locale", description="Default location, e.g. 'en-US' (RFC 5646)."),

@@ -151,11 +151,18 @@ def _json_array(attribute: model.Attribute, container: str) -> MultiValued:
 
 
 def _single(declared: model.Attribute, name: str, alias: str, container: str) -> Column:
-    """A single value: its column when declared with one, else its place in `container`."""
+    """A single value: its column when declared with one, else its place in `container`.
+
+    A DocumentIndex attribute's path is spelled as its index spells it.
+    """
     kind = _kind(declared)
     if isinstance(declared.storage, model.Column):
         return Column(name, f"{alias}.{declared.storage.name}", kind)
     return Column(name, _json(container, declared.name, kind), kind)
+
+
+def _sort_sql(column: Column) -> str:
+    return f"lower({column.sql})" if column.kind is Kind.TEXT else column.sql
 
 
 def _entries(
@@ -204,22 +211,23 @@ SCHEMAS: Mapping[Resource, Mapping[str, Mapping[str, Attribute]]] = {
 }
 
 
-def _sort_keys(resource: Resource, attributes: Iterable[model.Attribute]) -> dict[str, str]:
+def _sort_keys(
+    resource: Resource, attributes: Iterable[model.Attribute], container: str
+) -> dict[str, str]:
     """The sortBy keys: indexed attributes only (SPEC §3).
 
     A multi-valued attribute sorts by its primary value (RFC 7644 §3.4.2.3).
     """
     alias, keys = ALIAS[resource], {}
     for attribute in attributes:
-        for name, declared in (
-            (attribute.name, attribute),
-            *((f"{attribute.name}.{s.name}", s) for s in attribute.sub_attributes),
+        inner = f"{container}->'{attribute.name}'"
+        for name, declared, where in (
+            (attribute.name, attribute, container),
+            *((f"{attribute.name}.{s.name}", s, inner) for s in attribute.sub_attributes),
         ):
             storage = declared.storage
-            if isinstance(storage, model.Column) and storage.sortable:
-                column = f"{alias}.{storage.name}"
-                text = _kind(declared) is Kind.TEXT
-                keys[name.lower()] = f"lower({column})" if text else column
+            if isinstance(storage, model.Column | model.DocumentIndex) and storage.sortable:
+                keys[name.lower()] = _sort_sql(_single(declared, name, alias, where))
             if isinstance(storage, model.ValueRows) and storage.sort_column:
                 primary = f"lower({alias}.{storage.sort_column})"
                 keys[name.lower()] = keys[f"{name}.value".lower()] = primary
@@ -227,6 +235,8 @@ def _sort_keys(resource: Resource, attributes: Iterable[model.Attribute]) -> dic
 
 
 SORT_KEYS: Mapping[Resource, Mapping[str, str]] = {
-    Resource.USERS: _sort_keys(Resource.USERS, (*COMMON_ATTRIBUTES, *CORE_USER.attributes)),
-    Resource.GROUPS: _sort_keys(Resource.GROUPS, (*COMMON_ATTRIBUTES, *GROUP.attributes)),
+    Resource.USERS: _sort_keys(
+        Resource.USERS, (*COMMON_ATTRIBUTES, *CORE_USER.attributes), "u.document"
+    ),
+    Resource.GROUPS: _sort_keys(Resource.GROUPS, (*COMMON_ATTRIBUTES, *GROUP.attributes), ""),
 }

@@ -27,7 +27,13 @@ class LiveStack:
     def new_org(self) -> tuple[str, str]:
         """Onboard a fresh org with a SCIM key; return (scim_base_url, token)."""
         org = f"conformance-{secrets.token_hex(4)}"
-        return processes.onboard(self.cli_env, org, key_name="tester")
+        scim = processes.onboard(self.cli_env, org, key_name="tester")
+        # A tester deactivates and deletes dozens of users within minutes, which is
+        # what the deprovisioning brake exists to stop; an operator turns it off
+        # for a test org (README "When the IdP goes wrong").
+        admin = f"admin@{org}.test"
+        processes.identityctl(self.cli_env, "deprovisioning", "set", org, "--off", "--actor", admin)
+        return scim
 
     def logs(self) -> str:
         """The recent output of both services, to make a red run readable."""

@@ -452,7 +452,8 @@ async def test_hot_filters_use_their_indexes(conn, world):
     await conn.execute(
         """
         INSERT INTO users (org_id, id, user_name, document)
-        SELECT $1, gen_random_uuid(), 'user' || i || '@bulk.example', '{}'
+        SELECT $1, gen_random_uuid(), 'user' || i || '@bulk.example',
+            jsonb_build_object('title', 'Title ' || i)
         FROM generate_series(1, 2000) AS i
         """,
         world.org_a,
@@ -475,6 +476,8 @@ async def test_hot_filters_use_their_indexes(conn, world):
         (cmp("userName", pb.EQ, "USER42@bulk.example"), "users_user_name_key"),
         (cmp("emails.value", pb.EQ, "user42@BULK.example"), "user_values_value"),
         (entra, "user_values_value"),
+        # Declared DocumentIndex: its path in the document is what the index covers.
+        (cmp("title", pb.EQ, "title 42"), "users_title"),
     ]
     for expr, index in hot:
         for plan in await _plans(conn, world.org_a, expr):
