@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
+from identity_api.v1 import identity_pb2 as pb
+from identity_svc.db.filters import SqlParams, compile_member_filter
 from identity_svc.db.ids import parse_id, parse_ids
 from identity_svc.db.pool import one
 from identity_svc.domain.errors import InvalidValue, NotFound
@@ -247,12 +249,11 @@ class GroupsRepository:
         rows = await self._conn.fetch(_REMOVE_MEMBERS, org_id, uuid.UUID(group_id), valid)
         return [str(r["user_id"]) for r in rows]
 
-    async def remove_members_where(
-        self, org_id: str, group_id: str, condition: str, args: list[object]
-    ) -> list[str]:
-        """Delete memberships matching a compiled member filter over alias gm."""
-        query = REMOVE_MEMBERS_WHERE.format(condition=condition)
-        rows = await self._conn.fetch(query, org_id, uuid.UUID(group_id), *args)
+    async def remove_members_where(self, org_id: str, group_id: str, expr: pb.Filter) -> list[str]:
+        """Delete the memberships a member filter (`members[...]`) selects."""
+        params = SqlParams(org_id, uuid.UUID(group_id))
+        query = REMOVE_MEMBERS_WHERE.format(condition=compile_member_filter(expr, params))
+        rows = await self._conn.fetch(query, *params.args)
         return [str(r["user_id"]) for r in rows]
 
     async def keep_only_members(

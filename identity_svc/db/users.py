@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg
 
+from identity_svc.db.filters import SqlParams
 from identity_svc.db.ids import parse_id, parse_ids
+from identity_svc.db.listing import Scope
 from identity_svc.db.pool import one
 from identity_svc.domain.errors import AlreadyExists, NotFound
 from identity_svc.domain.models import DeletedUser, GroupRef, Role, User, UserFields
@@ -93,7 +95,7 @@ WHERE u.org_id = $1 AND u.id = ANY($2::uuid[])
 """
 
 # A listing condition over `u`: members of one group, {group} its placeholder.
-IN_GROUP_CONDITION = """EXISTS (
+_IN_GROUP_CONDITION = """EXISTS (
     SELECT 1
     FROM group_members gm
     WHERE gm.org_id = u.org_id AND gm.group_id = {group} AND gm.user_id = u.id
@@ -250,6 +252,19 @@ def _raise_conflict(exc: asyncpg.UniqueViolationError, user_name: str) -> NoRetu
     if exc.constraint_name == "users_user_name_key":
         raise AlreadyExists("userName", f"userName {user_name!r} is already taken") from exc
     raise exc
+
+
+def in_group(group_id: str) -> Scope:
+    """Restrict a user listing to one group's members, without loading the group."""
+    parsed = parse_id(group_id)
+
+    def condition(params: SqlParams) -> str:
+        # A malformed id names no group: an empty listing, as for an unknown one.
+        if parsed is None:
+            return "false"
+        return _IN_GROUP_CONDITION.format(group=params.add(parsed))
+
+    return Scope(f"group:{group_id}", condition)
 
 
 class UsersRepository:

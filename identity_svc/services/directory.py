@@ -14,10 +14,8 @@ import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filter_attributes import Resource
-from identity_svc.db.filters import SqlParams
-from identity_svc.db.ids import parse_id
-from identity_svc.db.listing import ListedRows, Scope, list_rows
-from identity_svc.db.users import IN_GROUP_CONDITION, USER_COLUMNS, UsersRepository, user_from_row
+from identity_svc.db.listing import ListedRows, list_rows
+from identity_svc.db.users import USER_COLUMNS, UsersRepository, in_group, user_from_row
 from identity_svc.domain.errors import InvalidValue, NotFound, TooMany
 from identity_svc.domain.models import Page, User
 from identity_svc.services.transactions import run_listing, run_read
@@ -82,19 +80,6 @@ async def batch_get_members(
     return await run_read(pool, work)
 
 
-def _group_scope(group_id: str) -> Scope:
-    """Restrict a listing to one group's members, without loading the group."""
-    parsed = parse_id(group_id)
-
-    def scope(params: SqlParams) -> str:
-        # A malformed id names no group: an empty listing, as for an unknown one.
-        if parsed is None:
-            return "false"
-        return IN_GROUP_CONDITION.format(group=params.add(parsed))
-
-    return Scope(f"group:{group_id}", scope)
-
-
 async def list_members(
     pool: asyncpg.Pool, org_id: str, request: pb.ListMembersRequest, max_page_size: int
 ) -> Page[User]:
@@ -102,7 +87,7 @@ async def list_members(
     listing = pb.ListUsersRequest(org_id=org_id, page=request.page)
     if request.HasField("filter"):
         listing.filter.CopyFrom(request.filter)
-    scope = _group_scope(request.group_id) if request.group_id else None
+    scope = in_group(request.group_id) if request.group_id else None
 
     async def work(conn: Connection) -> tuple[list[User], ListedRows]:
         listed = await list_rows(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -11,7 +10,6 @@ import asyncpg
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db.filter_attributes import Resource
-from identity_svc.db.filters import SqlParams, compile_member_filter
 from identity_svc.db.groups import GROUP_COLUMNS, GroupsRepository, group_from_row
 from identity_svc.db.listing import ListedRows, list_rows
 from identity_svc.db.users import UsersRepository
@@ -82,11 +80,7 @@ async def _apply_step(repo: GroupsRepository, group: Group, step: Step, changes:
         case RemoveMembers(user_ids):
             changes.removed += await repo.remove_members(org_id, group_id, list(user_ids))
         case RemoveMembersWhere(expr):
-            params = SqlParams(org_id, uuid.UUID(group_id))
-            condition = compile_member_filter(expr, params)
-            changes.removed += await repo.remove_members_where(
-                org_id, group_id, condition, params.args[2:]
-            )
+            changes.removed += await repo.remove_members_where(org_id, group_id, expr)
         case ReplaceMembers(user_ids):
             ids = await repo.require_users(org_id, list(user_ids))
             changes.removed += await repo.keep_only_members(org_id, group_id, ids)

@@ -25,7 +25,6 @@ import pytest
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.db import filter_attributes
 from identity_svc.db.filter_attributes import MultiValued, Resource
-from identity_svc.db.filters import SqlParams, compile_member_filter
 from identity_svc.db.groups import GROUP_COLUMNS, GroupsRepository
 from identity_svc.db.listing import list_rows
 from identity_svc.db.users import USER_COLUMNS
@@ -145,13 +144,11 @@ async def removed_members(
     conn: asyncpg.Connection, org: str, group: uuid.UUID, expr: pb.Filter
 ) -> set[uuid.UUID]:
     """Whom a PATCH `remove members[expr]` on `group` deletes; rolled back."""
-    params = SqlParams(org, group)
-    condition = compile_member_filter(expr, params)
     repo = GroupsRepository(conn)
     tx = conn.transaction()  # a savepoint inside the test's transaction
     await tx.start()
     try:
-        removed = await repo.remove_members_where(org, str(group), condition, params.args[2:])
+        removed = await repo.remove_members_where(org, str(group), expr)
     finally:
         await tx.rollback()
     return {uuid.UUID(user_id) for user_id in removed}
