@@ -8,6 +8,9 @@ parses back to the same AST. Keywords, operators and `true`/`false`/`null` are
 case-insensitive; attribute names are kept as sent (the identity service resolves
 them case-insensitively). A path is one token: no spaces inside, nor around `[` or
 `].`. Positions in messages count characters from 1.
+
+One module over the usual size on purpose: the grammar, its tokenizer and its
+printer change together, and split they would each be unreadable alone.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Users and their indexed multi-valued attribute rows (one aggregate)."""
+"""Users and their indexed multi-valued attribute rows (one aggregate).
+
+Longer than most modules because it is every statement of that aggregate:
+each written once, beside the repository method that runs it.
+"""
 
 from __future__ import annotations
 

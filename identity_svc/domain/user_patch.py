@@ -4,6 +4,10 @@
 returns the normalized result; the caller compares it with the old document
 and skips the write when they are equal, so every operation that leaves a
 value as it was must leave the document exactly as it was.
+
+Longer than most modules: RFC 7644 §3.5.2's add, replace and remove over
+paths, value filters and sub-attributes are one set of rules that refer to
+each other (an Entra quirk in one needs the others); split, none reads alone.
 """
 
 from __future__ import annotations
