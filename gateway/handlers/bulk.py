@@ -110,6 +110,14 @@ def _failure(operation: Any, error: errors.ScimError) -> dict[str, Any]:
     }
 
 
+def _bulk_id(operation: dict[str, Any]) -> str | None:
+    """The operation's bulkId: a string (RFC 7644 §3.7.2), echoed in its result."""
+    bulk_id = operation.get("bulkId")
+    if bulk_id is None or isinstance(bulk_id, str):
+        return bulk_id
+    raise errors.InvalidValue("bulkId must be a string")
+
+
 def _operations(body: dict[str, Any], limit: int) -> tuple[list[Any], int]:
     if BULK_REQUEST not in (body.get("schemas") or []):
         raise errors.InvalidSyntax(f"a bulk request must declare {BULK_REQUEST}")
@@ -138,13 +146,14 @@ async def bulk(request: web.Request) -> web.Response:
     results: list[dict[str, Any]] = []
     failures = 0
     for operation in operations:
-        bulk_id = operation.get("bulkId") if isinstance(operation, dict) else None
+        bulk_id = None
         try:
             if not isinstance(operation, dict):
                 raise errors.InvalidSyntax("each operation must be a JSON object")
+            bulk_id = _bulk_id(operation)
             outcome = await _perform(request, operation, created)
             if bulk_id and outcome[0] == 201:
-                created[str(bulk_id)] = outcome[1]
+                created[bulk_id] = outcome[1]
             result = _result(request, operation, outcome)
         except errors.ScimError as error:
             failures += 1
