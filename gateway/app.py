@@ -17,11 +17,13 @@ from gateway.keys import (
     CURSORS,
     IDENTITY,
     KEY_CACHE,
+    OPENAPI,
     RATE_LIMITER,
     READINESS,
     SETTINGS,
 )
 from gateway.metrics import METRICS, GatewayMetrics, metrics_middleware
+from gateway.openapi import rendered
 from gateway.rate_limit import RateLimiter
 from gateway.readiness import Readiness
 from gateway.responses import error_middleware
@@ -65,6 +67,7 @@ def create_app(
         settings.auth_failure_budget, settings.auth_failure_window_seconds, clock
     )
     app[CURSORS] = CursorSeal(settings.cursor_key(), settings.cursor_timeout_seconds, wall_clock)
+    app[OPENAPI] = rendered()
     app.cleanup_ctx.append(_identity_channel)
     # Revoked keys leave the cache the moment their event arrives (SPEC §6).
     app.cleanup_ctx.append(watch_revocations)

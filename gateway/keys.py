@@ -19,3 +19,5 @@ RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
 AUTH_LIMITER = web.AppKey("auth_limiter", FailedAuthLimiter)
 READINESS = web.AppKey("readiness", Readiness)
 CURSORS = web.AppKey("cursors", CursorSeal)
+# The OpenAPI document, rendered to JSON once (gateway/openapi.py).
+OPENAPI = web.AppKey("openapi", bytes)

@@ -1,4 +1,4 @@
-"""The URL table: every SCIM endpoint under /scim/v2/{org}, and the probes and metrics."""
+"""The URL table: every SCIM endpoint under /scim/v2/{org}, its OpenAPI document, the probes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from aiohttp import web
 from gateway.handlers import bulk, discovery, groups, search, users
 from gateway.keys import IDENTITY, READINESS
 from gateway.metrics import METRICS
+from gateway.openapi import openapi_document
 
 ORG = "/scim/v2/{org}"
 
@@ -34,6 +35,7 @@ def setup_routes(app: web.Application) -> None:
             web.get("/healthz", healthz, allow_head=False),
             web.get("/readyz", readyz, allow_head=False),
             web.get("/metrics", metrics, allow_head=False),
+            web.get("/scim/v2/openapi.json", openapi_document, allow_head=False),
             web.get(f"{ORG}/Users", users.list_users, allow_head=False),
             web.post(f"{ORG}/Users", users.create_user),
             web.post(f"{ORG}/Users/.search", users.search_users),

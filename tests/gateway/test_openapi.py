@@ -1,0 +1,50 @@
+"""The OpenAPI document: served without a key, and naming exactly the gateway's routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import openapi
+from gateway.app import create_app
+from gateway.routes import ORG
+from gateway.settings import Settings
+
+# Routes that are not part of the SCIM API the document describes.
+_UNDOCUMENTED = {"/healthz", "/readyz", "/metrics", "/scim/v2/openapi.json", f"{ORG}/Me/{{tail}}"}
+_METHODS = ("get", "put", "post", "patch", "delete")
+
+
+def _documented() -> set[tuple[str, str]]:
+    document = openapi.load()
+    (server,) = document["servers"]
+    assert server["url"] == ORG  # paths below are relative to it
+    return {
+        (method.upper(), ORG + path)
+        for path, item in document["paths"].items()
+        for method in _METHODS
+        if method in item
+    }
+
+
+def _routed(settings: Settings) -> set[tuple[str, str]]:
+    routes = set()
+    for route in create_app(settings).router.routes():
+        path = route.resource.canonical if route.resource else ""
+        if path in _UNDOCUMENTED:
+            continue
+        # /Me answers every method (501); the document shows it once, as GET.
+        routes.add(("GET" if route.method == "*" else route.method, path))
+    return routes
+
+
+def test_the_document_names_every_route_and_no_other(gateway_settings: Settings) -> None:
+    assert _documented() == _routed(gateway_settings)
+
+
+async def test_the_document_is_served_as_json_without_a_key(http: Any) -> None:
+    response = await http.get("/scim/v2/openapi.json")
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    document = await response.json()
+    assert document == openapi.load()
+    assert document["openapi"].startswith("3.1")
