@@ -25,6 +25,7 @@ import schemathesis
 from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from hypothesis.strategies import SearchStrategy
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Err
@@ -42,6 +43,8 @@ from gateway.settings import Settings
 from tests.gateway.conftest import Tenant
 
 EXAMPLES_PER_OPERATION = 15
+USER = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 Case = schemathesis.Case[Any]
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
@@ -113,12 +116,25 @@ async def live_base(gateway_settings: Settings, tenant: Tenant) -> AsyncIterator
         await server.close()
 
 
+def _strategy(
+    operation: Operation, mode: schemathesis.GenerationMode, known: dict[str, str]
+) -> SearchStrategy[Case]:
+    """Cases for `operation`; for an /{id} path, half of them name a resource that exists."""
+    generated = operation.as_strategy(generation_mode=mode)
+    resource = operation.path.split("/")[1]
+    if "{id}" not in operation.path or resource not in known:
+        return generated
+    existing = operation.as_strategy(generation_mode=mode, path_parameters={"id": known[resource]})
+    return generated | existing
+
+
 def _fuzz_operation(
     operation: Operation,
     mode: schemathesis.GenerationMode,
+    known: dict[str, str],
     call: Callable[[Case], None],
 ) -> None:
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=_strategy(operation, mode, known))
     @settings(
         max_examples=EXAMPLES_PER_OPERATION,
         derandomize=True,
@@ -133,7 +149,7 @@ def _fuzz_operation(
     run()
 
 
-def _fuzz(base_url: str, token: str) -> list[str]:
+def _fuzz(base_url: str, token: str, known: dict[str, str]) -> list[str]:
     """Fuzz every operation in both modes; the failures, one report each."""
     schema = schemathesis.openapi.from_dict(openapi.load())
     session = requests.Session()
@@ -150,7 +166,7 @@ def _fuzz(base_url: str, token: str) -> list[str]:
         operation = result.ok()
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
             try:
-                _fuzz_operation(operation, mode, call)
+                _fuzz_operation(operation, mode, known, call)
             except Unsatisfiable:
                 # Nothing to break: no parameters and no body (GET /Schemas),
                 # or only a path string, which every wrong value becomes.
@@ -161,6 +177,32 @@ def _fuzz(base_url: str, token: str) -> list[str]:
     return failures
 
 
-async def test_every_operation_answers_as_documented(live_base: str, tenant: Tenant) -> None:
-    failures = await asyncio.to_thread(_fuzz, live_base, tenant.token)
+async def _seed(http: Any, tenant: Tenant) -> dict[str, str]:
+    """A user in a group, for the /{id} operations: the id of one resource of each path."""
+    user = await http.post(
+        f"{tenant.base}/Users",
+        json={"schemas": [USER], "userName": "ada@acme.test", "name": {"givenName": "Ada"}},
+        headers=tenant.headers(),
+    )
+    assert user.status == 201, await user.text()
+    user_id = (await user.json(content_type=None))["id"]
+    group = await http.post(
+        f"{tenant.base}/Groups",
+        json={"schemas": [GROUP], "displayName": "Eng", "members": [{"value": user_id}]},
+        headers=tenant.headers(),
+    )
+    assert group.status == 201, await group.text()
+    return {
+        "Users": user_id,
+        "Groups": (await group.json(content_type=None))["id"],
+        "ResourceTypes": "User",
+        "Schemas": USER,
+    }
+
+
+async def test_every_operation_answers_as_documented(
+    live_base: str, http: Any, tenant: Tenant
+) -> None:
+    known = await _seed(http, tenant)
+    failures = await asyncio.to_thread(_fuzz, live_base, tenant.token, known)
     assert not failures, "\n\n".join(failures)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from gateway import openapi
 from gateway.app import create_app
@@ -48,3 +51,17 @@ async def test_the_document_is_served_as_json_without_a_key(http: Any) -> None:
     document = await response.json()
     assert document == openapi.load()
     assert document["openapi"].startswith("3.1")
+
+
+def test_docs_holds_the_document_as_served() -> None:
+    """docs/openapi.yaml is regenerated with `python -m gateway.openapi` when a source changes."""
+    written = Path(__file__).parents[2] / "docs" / "openapi.yaml"
+    assert yaml.safe_load(written.read_text(encoding="utf-8")) == openapi.load()
+
+
+def test_a_user_request_refuses_what_the_identity_service_refuses() -> None:
+    """Unknown attributes are invalidValue there, so the document closes every object."""
+    request = openapi.load()["components"]["schemas"]["UserRequest"]
+    assert request["additionalProperties"] is False
+    assert request["properties"]["name"]["additionalProperties"] is False
+    assert request["required"] == ["userName"]
