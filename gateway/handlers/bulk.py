@@ -119,7 +119,8 @@ def _bulk_id(operation: dict[str, Any]) -> str | None:
 
 
 def _operations(body: dict[str, Any], limit: int) -> tuple[list[Any], int]:
-    if BULK_REQUEST not in (body.get("schemas") or []):
+    schemas = body.get("schemas")
+    if not isinstance(schemas, list) or BULK_REQUEST not in schemas:
         raise errors.InvalidSyntax(f"a bulk request must declare {BULK_REQUEST}")
     operations = body.get("Operations")
     if not isinstance(operations, list):

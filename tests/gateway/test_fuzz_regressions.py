@@ -40,3 +40,16 @@ async def test_a_bulk_id_that_is_not_a_string_fails_its_operation(
         headers=tenant.headers(),
     )
     assert (await listed.json(content_type=None))["totalResults"] == 0
+
+
+async def test_bulk_schemas_that_is_not_a_list_is_invalid_syntax(http: Any, tenant: Tenant) -> None:
+    """A number was a 500 (`in` on a float); a string matched by substring."""
+    for schemas in (5.3e-116, BULK_REQUEST):
+        response = await http.post(
+            f"{tenant.base}/Bulk",
+            json={"schemas": schemas, "Operations": []},
+            headers=tenant.headers(),
+        )
+        assert response.status == 400, schemas
+        body = await response.json(content_type=None)
+        assert body["scimType"] == "invalidSyntax"
