@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import yaml
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from gateway import openapi
 from gateway.app import create_app
@@ -38,6 +40,14 @@ def _routed(settings: Settings) -> set[tuple[str, str]]:
         # /Me answers every method (501); the document shows it once, as GET.
         routes.add(("GET" if route.method == "*" else route.method, path))
     return routes
+
+
+def test_the_document_is_valid_openapi_3_1() -> None:
+    """The OpenAPI 3.1 meta-schema holds, and every schema is valid JSON Schema 2020-12."""
+    document = openapi.load()
+    assert [e.message for e in OPENAPI_31_VALIDATOR.iter_errors(document)] == []
+    for name, schema in document["components"]["schemas"].items():
+        assert jsonschema_rs.meta.is_valid(schema), name
 
 
 def test_the_document_names_every_route_and_no_other(gateway_settings: Settings) -> None:
