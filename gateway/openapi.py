@@ -20,7 +20,8 @@ import yaml
 from aiohttp import web
 
 from gateway.keys import OPENAPI
-from scim_schema.user import COMMON_ATTRIBUTES, CORE_USER, EXTENSION_SCHEMAS, Attribute
+from scim_schema.model import Attribute
+from scim_schema.user import COMMON_ATTRIBUTES, CORE_USER, EXTENSION_SCHEMAS
 
 _TYPES: dict[str, dict[str, Any]] = {
     "string": {"type": "string"},

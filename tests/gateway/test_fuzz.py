@@ -38,13 +38,11 @@ from schemathesis.specs.openapi.checks import (
 
 from gateway import openapi
 from gateway.app import create_app
-from gateway.errors import ERROR_SCHEMA
 from gateway.settings import Settings
+from scim_schema import urns
 from tests.gateway.conftest import Tenant
 
 EXAMPLES_PER_OPERATION = 15
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 Case = schemathesis.Case[Any]
 Operation = schemathesis.APIOperation[Any, Any, Any, Any]
@@ -69,7 +67,7 @@ def scim_error_body(ctx: Any, response: schemathesis.Response, case: Case) -> bo
     if not isinstance(body, dict):
         problems.append("the body is not a JSON object")
     else:
-        if body.get("schemas") != [ERROR_SCHEMA]:
+        if body.get("schemas") != [urns.ERROR]:
             problems.append(f"schemas is {body.get('schemas')!r}")
         if body.get("status") != str(response.status_code):
             problems.append(f"status is {body.get('status')!r}")
@@ -104,10 +102,16 @@ CHECKS = [
 async def live_base(gateway_settings: Settings, tenant: Tenant) -> AsyncIterator[str]:
     """The tenant's SCIM base URL on a real listening gateway.
 
-    The rate limit is raised out of the way: hundreds of requests in a few
-    seconds are the fuzzer's pace, not a client's, and 429 is tested elsewhere.
+    The rate and failed-auth limits are raised out of the way: hundreds of
+    requests in a few seconds, dozens without a key (negative mode drops it),
+    are the fuzzer's pace, not a client's; both limits are tested elsewhere.
     """
-    fuzzing = replace(gateway_settings, rate_limit_per_second=1e6, rate_limit_burst=1_000_000)
+    fuzzing = replace(
+        gateway_settings,
+        rate_limit_per_second=1e6,
+        rate_limit_burst=1_000_000,
+        auth_failure_budget=1_000_000,
+    )
     server = TestServer(create_app(fuzzing))
     await server.start_server()
     try:
@@ -181,14 +185,18 @@ async def _seed(http: Any, tenant: Tenant) -> dict[str, str]:
     """A user in a group, for the /{id} operations: the id of one resource of each path."""
     user = await http.post(
         f"{tenant.base}/Users",
-        json={"schemas": [USER], "userName": "ada@acme.test", "name": {"givenName": "Ada"}},
+        json={
+            "schemas": [urns.CORE_USER],
+            "userName": "ada@acme.test",
+            "name": {"givenName": "Ada"},
+        },
         headers=tenant.headers(),
     )
     assert user.status == 201, await user.text()
     user_id = (await user.json(content_type=None))["id"]
     group = await http.post(
         f"{tenant.base}/Groups",
-        json={"schemas": [GROUP], "displayName": "Eng", "members": [{"value": user_id}]},
+        json={"schemas": [urns.GROUP], "displayName": "Eng", "members": [{"value": user_id}]},
         headers=tenant.headers(),
     )
     assert group.status == 201, await group.text()
@@ -196,7 +204,7 @@ async def _seed(http: Any, tenant: Tenant) -> dict[str, str]:
         "Users": user_id,
         "Groups": (await group.json(content_type=None))["id"],
         "ResourceTypes": "User",
-        "Schemas": USER,
+        "Schemas": urns.CORE_USER,
     }
 
 

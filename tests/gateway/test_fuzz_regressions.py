@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from scim_schema.urns import BULK_REQUEST
+from scim_schema.urns import CORE_USER as USER
 from tests.gateway.conftest import Tenant
-
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 
 
 async def test_a_bulk_id_that_is_not_a_string_fails_its_operation(
