@@ -2,7 +2,8 @@
 
 Every operation of gateway/openapi.yaml gets generated requests, valid ones
 and (negative mode) ones that break the document, sent with a live key to a
-real aiohttp server in front of the real identity service and Postgres.
+real aiohttp server (the gateway's own runner, parser limits and all) in
+front of the real identity service and Postgres.
 Every answer must not be a 5xx, must conform to the document (status, media
 type, headers, body schema), and every error must be an RFC 7644 §3.12 body.
 
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from aiohttp.test_utils import TestServer
+from aiohttp import web
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from hypothesis.strategies import SearchStrategy
@@ -38,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 
 from gateway import openapi
 from gateway.app import create_app
+from gateway.http_server import ScimAppRunner
 from gateway.settings import Settings
 from scim_schema import urns
 from tests.gateway.conftest import Tenant
@@ -100,7 +102,7 @@ CHECKS = [
 
 @pytest.fixture
 async def live_base(gateway_settings: Settings, tenant: Tenant) -> AsyncIterator[str]:
-    """The tenant's SCIM base URL on a real listening gateway.
+    """The tenant's SCIM base URL on a gateway served as `python -m gateway` serves it.
 
     The rate and failed-auth limits are raised out of the way: hundreds of
     requests in a few seconds, dozens without a key (negative mode drops it),
@@ -112,12 +114,14 @@ async def live_base(gateway_settings: Settings, tenant: Tenant) -> AsyncIterator
         rate_limit_burst=1_000_000,
         auth_failure_budget=1_000_000,
     )
-    server = TestServer(create_app(fuzzing))
-    await server.start_server()
+    runner = ScimAppRunner(create_app(fuzzing), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
     try:
-        yield str(server.make_url(tenant.base))
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}{tenant.base}"
     finally:
-        await server.close()
+        await runner.cleanup()
 
 
 def _strategy(
