@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document of the SCIM API, served as JSON at /scim/v2/openapi.json.
 
-gateway/openapi.yaml holds the paths, parameters, responses and messages;
-the User and Group schemas are derived here from scim_schema/, the tables
-that /Schemas publishes and the identity service enforces, so the document
-cannot drift from them. The
+gateway/openapi.yaml holds each operation, the parameters, responses and
+messages. What is declared elsewhere is read from there, so the document
+cannot drift from it: the paths and methods from gateway/routes.py (each
+handler's operation under its route), the User and Group schemas from
+scim_schema/, the tables that /Schemas publishes and the identity service
+enforces. The
 document is built and rendered once, when the app is built: every request is
 a copy of the same bytes, and a broken document stops the gateway at start.
 
@@ -13,6 +15,7 @@ a copy of the same bytes, and a broken document stops the gateway at start.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -20,7 +23,7 @@ import orjson
 import yaml
 from aiohttp import web
 
-from gateway.keys import OPENAPI
+from gateway.routes import ORG, setup_routes
 from scim_schema.group import GROUP
 from scim_schema.model import Attribute, Schema
 from scim_schema.user import COMMON_ATTRIBUTES, CORE_USER, EXTENSION_SCHEMAS
@@ -102,21 +105,65 @@ def resource_schemas() -> dict[str, dict[str, Any]]:
     return {"User": user, "UserRequest": request, "Group": group}
 
 
-def load() -> dict[str, Any]:
-    """The whole document as data (the tests read it too)."""
+def source() -> dict[str, Any]:
+    """gateway/openapi.yaml as data: the document less its paths and User/Group schemas."""
     text = resources.files("gateway").joinpath("openapi.yaml").read_text(encoding="utf-8")
     document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+def _operation_id(handler: Callable[..., Any]) -> str:
+    """A handler's operationId: its name in camelCase (list_users -> listUsers)."""
+    first, *rest = str(handler.__name__).split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def paths(operations: dict[str, Any]) -> dict[str, Any]:
+    """Each SCIM route of gateway/routes.py with its handler's operation.
+
+    A route without an operation, or an operation no route serves, is an
+    error: the gateway does not start with a document that is not its API.
+    """
+    app = web.Application()
+    setup_routes(app)
+    items: dict[str, dict[str, Any]] = {}
+    placed: set[str] = set()
+    for route in app.router.routes():
+        path = route.resource.canonical if route.resource else ""
+        operation_id = _operation_id(route.handler)
+        if not path.startswith(ORG + "/"):
+            continue  # the probes and this document
+        if operation_id in placed:
+            if route.method == "*":
+                continue  # /Me/{tail}: a catch-all that answers as /Me
+            raise LookupError(f"{route.method} {path}: {operation_id} is routed twice")
+        if operation_id not in operations:
+            raise LookupError(f"{route.method} {path}: gateway/openapi.yaml has no {operation_id}")
+        placed.add(operation_id)
+        item = items.setdefault(path.removeprefix(ORG), {})
+        if "{id}" in path:
+            item["parameters"] = [{"$ref": "#/components/parameters/id"}]
+        # /Me answers every method alike (501): the document shows GET.
+        method = "get" if route.method == "*" else route.method.lower()
+        item[method] = {"operationId": operation_id, **operations[operation_id]}
+    if unrouted := sorted(set(operations) - placed):
+        raise LookupError(f"gateway/openapi.yaml has operations no route serves: {unrouted}")
+    return items
+
+
+def load() -> dict[str, Any]:
+    """The whole document as data (the tests read it too)."""
+    document = source()
+    operations = document.pop("x-operations")
+    (server,) = document["servers"]
+    document["servers"] = [{"url": ORG, **server}]
+    document["paths"] = paths(operations)
     document["components"]["schemas"].update(resource_schemas())
     return document
 
 
 def rendered() -> bytes:
     return orjson.dumps(load())
-
-
-async def openapi_document(request: web.Request) -> web.Response:
-    """GET /scim/v2/openapi.json: readable without a key, like discovery (no org in its URL)."""
-    return web.Response(body=request.app[OPENAPI], content_type="application/json", charset="utf-8")
 
 
 _GENERATED = (

@@ -5,9 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.handlers import bulk, discovery, groups, search, users
-from gateway.keys import IDENTITY, READINESS
+from gateway.keys import IDENTITY, OPENAPI, READINESS
 from gateway.metrics import METRICS
-from gateway.openapi import openapi_document
 
 ORG = "/scim/v2/{org}"
 
@@ -27,6 +26,11 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of this replica's metrics."""
     return request.app[METRICS].exposition()
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    """The OpenAPI document (gateway/openapi.py); no org in its URL, so no key needed."""
+    return web.Response(body=request.app[OPENAPI], content_type="application/json", charset="utf-8")
 
 
 def setup_routes(app: web.Application) -> None:
