@@ -175,10 +175,11 @@ def _fuzz(base_url: str, token: str, known: dict[str, str]) -> list[str]:
         for mode in (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE):
             try:
                 _fuzz_operation(operation, mode, known, call)
-            except Unsatisfiable:
+            except Unsatisfiable as exc:
                 # Nothing to break: no parameters and no body (GET /Schemas),
                 # or only a path string, which every wrong value becomes.
-                continue
+                if mode is not schemathesis.GenerationMode.NEGATIVE:
+                    failures.append(f"{operation.label}: no valid request can be made: {exc}")
             except (Exception, FailureGroup) as exc:  # every operation's report, not the first
                 failures.append(f"{operation.label} ({mode.value}):\n{exc}")
     session.close()
