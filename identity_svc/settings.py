@@ -21,6 +21,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "")
     if raw == "":
@@ -135,6 +142,9 @@ class Settings:
     drain_seconds: float = 20.0
     # "json" (one object per line) or "text".
     log_format: str = "json"
+    # The request log keeps entries this long, and at most this many per org.
+    request_log_retention_days: int = 30
+    request_log_max_per_org: int = 100_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -165,4 +175,6 @@ class Settings:
             shutdown_delay_seconds=_float(env, "SHUTDOWN_DELAY_SECONDS", 5.0),
             drain_seconds=_float(env, "IDENTITY_DRAIN_SECONDS", 20.0),
             log_format=_log_format(env),
+            request_log_retention_days=_positive(env, "REQUEST_LOG_RETENTION_DAYS", 30),
+            request_log_max_per_org=_positive(env, "REQUEST_LOG_MAX_PER_ORG", 100_000),
         )
