@@ -19,6 +19,7 @@ import grpc
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
 from identityctl.deprovisioning import add_deprovisioning_commands, brake_data, brake_text
+from identityctl.durations import duration_seconds
 from identityctl.events import add_events_command
 from identityctl.names import (
     add_admin_name_flags,
@@ -39,6 +40,7 @@ from identityctl.render import (
     table,
     user_data,
 )
+from identityctl.requests import add_requests_command
 from identityctl.settings import CREDENTIAL_HINT, ConfigError, Settings
 
 EXIT_OK = 0
@@ -148,7 +150,7 @@ def member_role(client: IdentityClient, args: argparse.Namespace, settings: Sett
 
 
 def key_create(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
-    created = client.create_scim_key(args.org, args.name, args.actor)
+    created = client.create_scim_key(args.org, args.name, args.actor, args.expires_in)
     data = {
         **key_data(created.key),
         "token": created.token,
@@ -159,6 +161,7 @@ def key_create(client: IdentityClient, args: argparse.Namespace, settings: Setti
         f"  SCIM base URL: {data['scim_url']}\n"
         f"  key id:        {created.key.id}\n"
         f"  token:         {created.token}\n"
+        f"  expires:       {data['expires'] or 'never'}\n"
         "Store it now, it will not be shown again: only a hash of it is kept.\n"
     )
     return Output(data, text)
@@ -294,6 +297,13 @@ def _add_key_commands(commands: argparse._SubParsersAction[_Parser], common: _Pa
     create = key.add_parser("create", parents=[common, actor], help="create a key (shown once)")
     create.add_argument("org", metavar="ORG")
     create.add_argument("--name", required=True, help='e.g. "Okta SCIM key"')
+    create.add_argument(
+        "--expires-in",
+        type=duration_seconds,
+        default=0,
+        metavar="DURATION",
+        help="e.g. 90d, 12h or 90m; then it fails like a revoked key (default: never)",
+    )
     create.set_defaults(command=key_create)
     listing = key.add_parser("list", parents=[common, actor], help="list keys (never secrets)")
     listing.add_argument("org", metavar="ORG")
@@ -341,6 +351,7 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     _add_role_map_commands(commands, common)
     add_events_command(commands, common)
     add_deprovisioning_commands(commands, common)
+    add_requests_command(commands, common)
     return parser
 
 
