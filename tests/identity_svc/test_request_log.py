@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -193,3 +194,12 @@ async def test_the_purge_keeps_the_newest_entries_of_an_org_up_to_its_cap(prov, 
     assert deleted == 4
     assert await _request_ids(db_pool, org) == ["r2", "r1", "r0"]
     assert await purge_org(db_pool, other, NOW - timedelta(days=30), keep=3) == 0
+
+
+async def test_replicas_purging_one_org_at_once_share_the_work(prov, org, db_pool):
+    batch = [entry(org, s, request_id=f"r{s}") for s in range(50)]
+    await prov.RecordRequests(pb.RecordRequestsRequest(entries=batch))
+    purges = [purge_org(db_pool, org, NOW - timedelta(days=30), keep=10, batch=7) for _ in range(3)]
+    deleted = await asyncio.gather(*purges)
+    assert sum(deleted) == 40  # each entry deleted once, by one of them
+    assert await _request_ids(db_pool, org) == [f"r{s}" for s in range(9, -1, -1)]
