@@ -38,6 +38,8 @@ SCIM_PREFIX = "/scim/v2/"
 ORG_PREFIX = "/scim/v2/{org}"
 # A batch that cannot be sent within this long at shutdown is dropped.
 _FINAL_FLUSH_SECONDS = 2.0
+# A batch of failures, each with a 4 KiB body, stays well inside a gRPC message.
+_BATCH_BYTES = 1 << 20
 
 
 class RequestRecorder:
@@ -73,8 +75,23 @@ class RequestRecorder:
     async def flush(self) -> None:
         """Send everything queued so far, a batch at a time."""
         while self._pending:
-            batch, self._pending = self._pending[: self._batch], self._pending[self._batch :]
-            await self._send(batch)
+            batch = self._next_batch()
+            try:
+                await self._send(batch)
+            except asyncio.CancelledError:
+                self._pending[:0] = batch  # stopped mid-call: the last flush sends it again
+                raise
+
+    def _next_batch(self) -> list[pb.RequestLogEntry]:
+        """The oldest entries: at most `batch` of them, and far below gRPC's 4 MiB limit."""
+        size, count = 0, 0
+        for entry in self._pending[: self._batch]:
+            size += entry.ByteSize()
+            if count and size > _BATCH_BYTES:
+                break
+            count += 1
+        batch, self._pending = self._pending[:count], self._pending[count:]
+        return batch
 
     async def _send(self, batch: list[pb.RequestLogEntry]) -> None:
         request = pb.RecordRequestsRequest(entries=batch)

@@ -13,7 +13,7 @@ import asyncpg
 
 from identity_svc.db.orgs import OrgsRepository
 from identity_svc.db.request_log import RequestLogRepository
-from identity_svc.domain.errors import InvalidCursor, TooMany
+from identity_svc.domain.errors import InvalidCursor
 from identity_svc.domain.models import Actor
 from identity_svc.domain.request_log import (
     DEFAULT_COUNT,
@@ -28,8 +28,6 @@ from identity_svc.services.transactions import run_read
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
 
-# A gateway sends at most this many per call (it batches ~500).
-MAX_BATCH = 2000
 # What one entry may hold, whatever a caller sends: the gateway already cuts
 # bodies to 4 KiB, and the rest are short by nature.
 _LIMITS = {
@@ -53,9 +51,10 @@ def _bounded(entry: RequestEntry) -> RequestEntry:
 
 
 async def record_requests(pool: asyncpg.Pool, entries: Sequence[RequestEntry]) -> int:
-    """Store a gateway's batch in one statement; entries of unknown orgs are dropped."""
-    if len(entries) > MAX_BATCH:
-        raise TooMany(f"at most {MAX_BATCH} entries per call, got {len(entries)}")
+    """Store a gateway's batch in one statement; entries of unknown orgs are dropped.
+
+    gRPC's message size limit bounds a batch; one statement takes any that fits.
+    """
     if not entries:
         return 0
     async with pool.acquire() as conn:

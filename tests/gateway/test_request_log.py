@@ -172,3 +172,33 @@ async def test_a_log_the_identity_service_does_not_take_never_holds_a_request(
         assert dropped(client, "unsent") == 2
         assert (await client.get(f"{tenant.base}/Users", headers=tenant.headers())).status == 200
     assert await logged(operator_channel, tenant.org) == []
+
+
+async def test_batches_hold_at_most_the_batch_size_and_a_mebibyte(
+    manual, tenant, serve_with_faults: ServeWithFaults, db_pool
+):
+    faults = Faults()
+    _, port = await serve_with_faults(faults)
+    settings = replace(manual, identity_addr=f"127.0.0.1:{port}", request_log_batch=200)
+    async with TestClient(TestServer(create_app(settings))) as client:
+        for _ in range(3):
+            assert (
+                await client.get(f"{tenant.base}/Users", headers=tenant.headers())
+            ).status == 200
+        await flush(client)
+        assert faults.calls["RecordRequests"] == 1  # three entries: one batch
+        # 300 entries of 7,000 bytes, 2.1 MB: three calls by size, not two by count.
+        recorder = app_of(client)[REQUEST_LOG]
+        for n in range(300):
+            recorder.record(
+                pb.RequestLogEntry(org_id=tenant.org, method="GET", route="/Users",
+                                   status=400, idp="okta", request_id=f"big-{n}",
+                                   masked_body="x" * 7000)
+            )  # fmt: skip
+        await flush(client)
+        assert faults.calls["RecordRequests"] == 1 + 3
+    stored = await db_pool.fetchval(
+        "SELECT count(*) FROM request_log WHERE org_id = $1 AND request_id LIKE 'big-%'",
+        tenant.org,
+    )
+    assert stored == 300
