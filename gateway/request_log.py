@@ -30,12 +30,15 @@ from gateway.keys import IDENTITY, SETTINGS
 from gateway.masking import masked_body
 from gateway.metrics import METRICS, GatewayMetrics, idp_class, route_template
 from gateway.responses import REQUEST_ID, Handler
+from gateway.routes import ORG
 from identity_api.v1 import identity_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-SCIM_PREFIX = "/scim/v2/"
-ORG_PREFIX = "/scim/v2/{org}"
+# "/scim/v2/": what precedes every org's URLs.
+SCIM_PREFIX = ORG.removesuffix("{org}")
+# Bounds what one entry holds in memory here; the identity service keeps less.
+_FIELD_CHARS = 2048
 # A batch that cannot be sent within this long at shutdown is dropped.
 _FINAL_FLUSH_SECONDS = 2.0
 # A batch of failures, each with a 4 KiB body, stays well inside a gRPC message.
@@ -61,7 +64,10 @@ class RequestRecorder:
         self._flush_seconds = flush_seconds
         self._pending: list[pb.RequestLogEntry] = []
         self._batch_ready = asyncio.Event()
+        # One flush at a time, so a flush returns once all queued before it is sent.
+        self._flushing = asyncio.Lock()
         self._failing = False
+        self._task: asyncio.Task[None] | None = None
 
     def record(self, entry: pb.RequestLogEntry) -> None:
         """Queue an entry, or drop and count it when the queue is full; never blocks."""
@@ -74,13 +80,31 @@ class RequestRecorder:
 
     async def flush(self) -> None:
         """Send everything queued so far, a batch at a time."""
-        while self._pending:
-            batch = self._next_batch()
-            try:
-                await self._send(batch)
-            except asyncio.CancelledError:
-                self._pending[:0] = batch  # stopped mid-call: the last flush sends it again
-                raise
+        async with self._flushing:
+            while self._pending:
+                batch = self._next_batch()
+                try:
+                    await self._send(batch)
+                except asyncio.CancelledError:
+                    self._pending[:0] = batch  # not sent: close() counts it
+                    raise
+
+    def start(self) -> None:
+        """Flush in the background: on a timer, or as soon as a batch is full."""
+        self._task = asyncio.create_task(self._run(), name="request-log")
+
+    async def close(self) -> None:
+        """Send what is queued (waiting for a flush under way) within a bound; count the rest."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_FINAL_FLUSH_SECONDS):
+                await self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._pending:
+            self._dropped.labels("unsent").inc(len(self._pending))
+            self._pending.clear()
 
     def _next_batch(self) -> list[pb.RequestLogEntry]:
         """The oldest entries: at most `batch` of them, and far below gRPC's 4 MiB limit."""
@@ -100,15 +124,16 @@ class RequestRecorder:
         except Exception as exc:  # ScimError (503), an unmapped RPC error: the batch is lost
             self._dropped.labels("unsent").inc(len(batch))
             if not self._failing:  # one warning per outage, not one per batch
-                log.warning("request log: dropping entries, the identity service refused: %r", exc)
+                log.warning(
+                    "request log: dropping entries the identity service did not take: %r", exc
+                )
             self._failing = True
             return
         if self._failing:
             log.info("request log: recording again")
         self._failing = False
 
-    async def run(self) -> None:
-        """Flush on a timer or when a batch is full, until cancelled."""
+    async def _run(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._flush_seconds):
@@ -120,9 +145,13 @@ class RequestRecorder:
 REQUEST_LOG = web.AppKey("request_log", RequestRecorder)
 
 
-def _text(value: str, limit: int = 200) -> str:
+def _clean(value: str) -> str:
     # Postgres text holds no NUL (a URL's %00 decodes to one).
-    return value.replace("\x00", "\ufffd")[:limit]
+    return value.replace("\x00", "\ufffd")
+
+
+def _text(value: str) -> str:
+    return _clean(value)[:_FIELD_CHARS]
 
 
 def _error(response: web.StreamResponse) -> tuple[str, str]:
@@ -153,14 +182,13 @@ async def _entry(
     started_ns: int,
     latency_ms: float,
 ) -> pb.RequestLogEntry:
-    route = route_template(request)
     started = timestamp_pb2.Timestamp()
     started.FromMicroseconds(started_ns // 1000)  # Postgres keeps microseconds
     entry = pb.RequestLogEntry(
         org_id=_text(org_id),
         time=started,
-        method=_text(request.method, 16),
-        route=route.removeprefix(ORG_PREFIX) if route.startswith(ORG_PREFIX) else route,
+        method=_text(request.method),
+        route=route_template(request).removeprefix(ORG),
         resource_id=_text(request.match_info.get("id", "")),
         status=response.status,
         latency_ms=latency_ms,
@@ -170,8 +198,8 @@ async def _entry(
     )
     if response.status >= 400:
         scim_type, detail = _error(response)
-        entry.scim_type, entry.error_detail = _text(scim_type, 64), _text(detail, 2048)
-        entry.masked_body = _text(masked_body(await _body(request)), 8192)
+        entry.scim_type, entry.error_detail = _text(scim_type), _text(detail)
+        entry.masked_body = _clean(masked_body(await _body(request)))  # cut to 4 KiB there
     return entry
 
 
@@ -212,11 +240,6 @@ async def record_requests(app: web.Application) -> AsyncIterator[None]:
         flush_seconds=settings.request_log_flush_seconds,
     )
     app[REQUEST_LOG] = recorder
-    task = asyncio.create_task(recorder.run(), name="request-log")
+    recorder.start()
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(_FINAL_FLUSH_SECONDS):
-            await recorder.flush()
+    await recorder.close()

@@ -103,8 +103,14 @@ async def test_a_failure_keeps_the_scim_error_and_the_body_without_the_password(
     http, tenant, operator_channel
 ):
     assert (await create_user(http, tenant, "bob@acme.test")).status == 201
+    long_name = "B" * 3000  # well within the 4 KiB a body keeps
     again = await create_user(
-        http, tenant, "bob@acme.test", password="hunter2-secret", name={"givenName": "Bob"}
+        http,
+        tenant,
+        "bob@acme.test",
+        password="hunter2-secret",
+        name={"givenName": "Bob"},
+        title=long_name,
     )
     assert again.status == 409
     error = await again.json(content_type="application/scim+json")
@@ -115,6 +121,7 @@ async def test_a_failure_keeps_the_scim_error_and_the_body_without_the_password(
     assert failed.error_detail == error["detail"]
     assert '"password":"****"' in failed.masked_body
     assert '"givenName":"Bob"' in failed.masked_body
+    assert f'"title":"{long_name}"' in failed.masked_body
     assert "hunter2" not in failed.masked_body
 
 
@@ -186,7 +193,7 @@ async def test_batches_hold_at_most_the_batch_size_and_a_mebibyte(
                 await client.get(f"{tenant.base}/Users", headers=tenant.headers())
             ).status == 200
         await flush(client)
-        assert faults.calls["RecordRequests"] == 1  # three entries: one batch
+        assert faults.calls["RecordRequests"] == 1, faults.calls  # three entries: one batch
         # 300 entries of 7,000 bytes, 2.1 MB: three calls by size, not two by count.
         recorder = app_of(client)[REQUEST_LOG]
         for n in range(300):
@@ -196,7 +203,7 @@ async def test_batches_hold_at_most_the_batch_size_and_a_mebibyte(
                                    masked_body="x" * 7000)
             )  # fmt: skip
         await flush(client)
-        assert faults.calls["RecordRequests"] == 1 + 3
+        assert faults.calls["RecordRequests"] == 1 + 3, (faults.calls, dropped(client, "unsent"))
     stored = await db_pool.fetchval(
         "SELECT count(*) FROM request_log WHERE org_id = $1 AND request_id LIKE 'big-%'",
         tenant.org,
