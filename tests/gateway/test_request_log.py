@@ -209,3 +209,17 @@ async def test_batches_hold_at_most_the_batch_size_and_a_mebibyte(
         tenant.org,
     )
     assert stored == 300
+
+
+async def test_a_rate_limited_request_is_logged_with_its_key(manual, tenant, operator_channel):
+    app = create_app(replace(manual, rate_limit_burst=1, rate_limit_per_second=0.001))
+    async with TestClient(TestServer(app)) as client:
+        statuses = [
+            (await client.get(f"{tenant.base}/Users", headers=tenant.headers())).status
+            for _ in range(2)
+        ]
+        assert statuses == [200, 429]
+        await flush(client)
+    limited, _ = await logged(operator_channel, tenant.org)
+    assert (limited.status, limited.key_id) == (429, tenant.key_id)
+    assert "too many requests" in limited.error_detail
