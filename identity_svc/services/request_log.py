@@ -40,6 +40,7 @@ _LIMITS = {
     "error_detail": 2048,
     "masked_body": 8192,
 }
+_HTTP_STATUSES = (100, 599)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -51,14 +52,17 @@ def _bounded(entry: RequestEntry) -> RequestEntry:
 
 
 async def record_requests(pool: asyncpg.Pool, entries: Sequence[RequestEntry]) -> int:
-    """Store a gateway's batch in one statement; entries of unknown orgs are dropped.
+    """Store a gateway's batch in one statement; how many were stored.
 
-    gRPC's message size limit bounds a batch; one statement takes any that fits.
+    Entries of unknown orgs, or with no HTTP status, are dropped rather than
+    failing the batch. gRPC's message size limit bounds a batch; one
+    statement takes any that fits.
     """
-    if not entries:
+    kept = [_bounded(e) for e in entries if _HTTP_STATUSES[0] <= e.status <= _HTTP_STATUSES[1]]
+    if not kept:
         return 0
     async with pool.acquire() as conn:
-        return await RequestLogRepository(conn).insert([_bounded(e) for e in entries])
+        return await RequestLogRepository(conn).insert(kept)
 
 
 def encode_cursor(entry: RequestEntry) -> str:

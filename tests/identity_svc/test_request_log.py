@@ -44,7 +44,9 @@ async def listed(admin, org: str, **filters) -> list[pb.RequestLogEntry]:
     return list(answer.entries)
 
 
-async def test_a_batch_is_stored_and_listed_newest_first_without_unknown_orgs(prov, admin, org):
+async def test_a_batch_is_stored_and_listed_newest_first_without_unknown_orgs_or_statuses(
+    prov, admin, org
+):
     failed = entry(
         org,
         1,
@@ -55,7 +57,8 @@ async def test_a_batch_is_stored_and_listed_newest_first_without_unknown_orgs(pr
         masked_body='{"userName":"a@x.test","password":"****"}',
         resource_id="",
     )
-    batch = [entry(org, 2), failed, entry(new_org_id(), 0)]  # the last org does not exist
+    unknown_org, no_status = entry(new_org_id(), 0), entry(org, 0, status=70000)
+    batch = [entry(org, 2), failed, unknown_org, no_status]
     answer = await prov.RecordRequests(pb.RecordRequestsRequest(entries=batch))
     assert answer.recorded == 2
 
