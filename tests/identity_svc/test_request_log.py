@@ -206,3 +206,17 @@ async def test_replicas_purging_one_org_at_once_share_the_work(prov, org, db_poo
     deleted = await asyncio.gather(*purges)
     assert sum(deleted) == 40  # each entry deleted once, by one of them
     assert await _request_ids(db_pool, org) == [f"r{s}" for s in range(9, -1, -1)]
+
+
+async def test_the_purger_runs_in_the_background_until_closed(prov, org, db_pool):
+    await prov.RecordRequests(
+        pb.RecordRequestsRequest(entries=[entry(org, 40 * 86400, request_id="old")])
+    )
+    purger = RequestLogPurger(db_pool, timedelta(days=30), 100_000, every_seconds=0.05)
+    purger.start()
+    try:
+        async with asyncio.timeout(15):  # a guard against a hang, not a timing assertion
+            while await _request_ids(db_pool, org):
+                await asyncio.sleep(0.02)
+    finally:
+        await purger.close()
