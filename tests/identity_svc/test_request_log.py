@@ -216,7 +216,9 @@ async def test_the_purger_runs_in_the_background_until_closed(prov, org, db_pool
     purger.start()
     try:
         async with asyncio.timeout(15):  # a guard against a hang, not a timing assertion
-            while await _request_ids(db_pool, org):
+            while True:
+                if not await _request_ids(db_pool, org):
+                    break
                 await asyncio.sleep(0.02)
     finally:
         await purger.close()
