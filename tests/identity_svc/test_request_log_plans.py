@@ -51,7 +51,9 @@ def _args(query: RequestQuery) -> list[object]:
 
 
 CURSOR = (datetime.now(UTC), 10**9)
-# (the query's filters, the index its page must walk)
+# (the query's filters, the index its page must walk). A filtered page may
+# also collect its few rows through a bitmap of that index and sort them; an
+# unfiltered one must walk the org newest first, never sort it.
 CASES = {
     "newest": ({}, "request_log_pkey"),
     "older than a cursor": ({"before": CURSOR}, "request_log_pkey"),
@@ -94,7 +96,8 @@ async def test_each_filter_walks_its_index(conn, busy, plan_mode):
         query = RequestQuery(org_id=busy, **filters)  # type: ignore[arg-type]
         plan = await _plan(conn, request_log._PAGES[request_log._lead(query)], _args(query))
         generic = "$1" in plan
-        if index not in plan or "Seq Scan" in plan or "Sort" in plan:
+        walks_the_org = index == "request_log_pkey"
+        if index not in plan or "Seq Scan" in plan or (walks_the_org and "Sort" in plan):
             wrong[case] = plan
         elif generic != (plan_mode == "force_generic_plan"):
             wrong[case] = f"not a {plan_mode} plan:\n{plan}"
