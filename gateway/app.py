@@ -26,6 +26,7 @@ from gateway.metrics import METRICS, GatewayMetrics, metrics_middleware
 from gateway.openapi import rendered
 from gateway.rate_limit import RateLimiter
 from gateway.readiness import Readiness
+from gateway.request_log import record_requests, request_log_middleware
 from gateway.responses import error_middleware
 from gateway.revocations import watch_revocations
 from gateway.routes import setup_routes
@@ -49,11 +50,18 @@ def create_app(
     `clock` times key trust and rate limits within this process; `wall_clock`
     dates cursors, which any replica may be asked to honour.
     """
-    # Metrics are outermost, so they count every answer; error handling is
-    # next, so auth failures are SCIM errors too; the URL is judged only for
-    # an authenticated caller.
+    # Metrics are outermost, so they count every answer; the request log is
+    # next, so it records each answer as sent, errors rendered; error
+    # handling is next, so auth failures are SCIM errors too; the URL is
+    # judged only for an authenticated caller.
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, auth_middleware, url_middleware],
+        middlewares=[
+            metrics_middleware,
+            request_log_middleware,
+            error_middleware,
+            auth_middleware,
+            url_middleware,
+        ],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
@@ -71,5 +79,7 @@ def create_app(
     app.cleanup_ctx.append(_identity_channel)
     # Revoked keys leave the cache the moment their event arrives (SPEC §6).
     app.cleanup_ctx.append(watch_revocations)
+    # After the channel's context, so the last flush at shutdown still has it.
+    app.cleanup_ctx.append(record_requests)
     setup_routes(app)
     return app

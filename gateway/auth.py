@@ -13,6 +13,7 @@ address and key id are refused from memory instead (gateway/auth_limit.py).
 from __future__ import annotations
 
 import hashlib
+import time
 
 from aiohttp import web
 
@@ -67,8 +68,15 @@ async def _verified_key(request: web.Request, org_id: str, token: str) -> str:
     if not verdict.valid:
         limiter.failed(address, presented)
         raise errors.Unauthorized("the bearer token is not a valid key for this org")
-    cache.put(org_id, digest, verdict.key.id)
-    return verdict.key.id
+    cache.put(org_id, digest, verdict.key.id, _expires_in(verdict.key))
+    return str(verdict.key.id)
+
+
+def _expires_in(key: pb.ScimKey) -> float | None:
+    """Seconds until the key expires (by this host's clock), None if it never does."""
+    if not key.HasField("expires"):
+        return None
+    return key.expires.ToNanoseconds() / 1e9 - time.time()
 
 
 def public(handler: Handler) -> Handler:
@@ -83,6 +91,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if org_id is None or getattr(request.match_info.handler, "scim_public", False):
         return await handler(request)
     key_id = await _verified_key(request, org_id, _bearer(request))
+    request[KEY_ID] = key_id  # before the rate limit: the request log names a refused key too
     request.app[RATE_LIMITER].take(key_id)
-    request[KEY_ID] = key_id
     return await handler(request)

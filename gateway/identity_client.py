@@ -135,6 +135,11 @@ class IdentityClient:
     ) -> pb.VerifyScimKeyResponse:
         return await self._unary(self._stub.VerifyScimKey, request, request_id)
 
+    async def record_requests(
+        self, request: pb.RecordRequestsRequest, request_id: str
+    ) -> pb.RecordRequestsResponse:
+        return await self._unary(self._stub.RecordRequests, request, request_id)
+
     async def create_user(self, request: pb.CreateUserRequest, request_id: str) -> pb.User:
         return await self._unary(self._stub.CreateUser, request, request_id)
 

@@ -2,7 +2,8 @@
 
 Revocations reach the cache by push (gateway/revocations.py): `drop_key` forgets
 a key at once. While that push is not connected, `limit_trust` caps how long
-any key is trusted (SPEC §6: at most 2 s while disconnected).
+any key is trusted (SPEC §6: at most 2 s while disconnected). An expiry is
+pushed by nobody: a key's entry ends at its expiry (`put`'s `expires_in`).
 """
 
 from __future__ import annotations
@@ -41,14 +42,20 @@ class KeyCache:
             return None
         return key_id
 
-    def put(self, org_id: str, digest: bytes, key_id: str) -> None:
+    def put(self, org_id: str, digest: bytes, key_id: str, expires_in: float | None = None) -> None:
+        """Trust the key for the TTL, and never past its expiry, `expires_in` seconds away.
+
+        An expiry sends no event (unlike a revocation), so the entry itself ends with it.
+        """
         now = self._clock()
         if self._tombstones.get(key_id, now) > now:
             return
         if len(self._entries) > _SWEEP_ABOVE:
             self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
-        ttl = self._ttl if self._trust_cap is None else min(self._ttl, self._trust_cap)
-        self._entries[(org_id, digest)] = (key_id, now + ttl)
+        limits = (self._ttl, self._trust_cap, expires_in)
+        ttl = min(limit for limit in limits if limit is not None)
+        if ttl > 0:
+            self._entries[(org_id, digest)] = (key_id, now + ttl)
 
     def drop_key(self, key_id: str) -> None:
         """Forget a key at once (e.g. on revocation), and do not re-cache it for a while."""

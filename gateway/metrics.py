@@ -63,6 +63,13 @@ class GatewayMetrics:
             "Requests refused by the failed-authentication limit, without a key lookup.",
             registry=self.registry,
         )
+        self.request_log_dropped = Counter(
+            "scim_request_log_dropped",
+            "Request log entries not recorded: queue_full, unsent (the identity service "
+            "refused or was unreachable) or error.",
+            ["reason"],
+            registry=self.registry,
+        )
         self.rpcs = Counter(
             "grpc_client_handled",
             "Calls to the identity service, by method and status code.",

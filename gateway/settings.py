@@ -67,6 +67,20 @@ def _auth_failure_window(env: Mapping[str, str]) -> float:
     return window
 
 
+def _at_least_one(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _number(env, name, default)
+    if value < 1 or value != int(value):
+        raise ConfigError(f"{name} must be a whole number ≥ 1, got {value}")
+    return int(value)
+
+
+def _request_log_flush(env: Mapping[str, str]) -> float:
+    seconds = _number(env, "GATEWAY_REQUEST_LOG_FLUSH_SECONDS", 1.0)
+    if seconds <= 0:
+        raise ConfigError(f"GATEWAY_REQUEST_LOG_FLUSH_SECONDS must be above 0, got {seconds}")
+    return seconds
+
+
 def _trusted_proxies(env: Mapping[str, str]) -> tuple[Network, ...]:
     try:
         return parse_networks(env.get("GATEWAY_TRUSTED_PROXIES", ""))
@@ -127,6 +141,11 @@ class Settings:
     cursor_timeout_seconds: int = 3600
     # Signs cursors; unset, a key derived from service_token does (see cursor_key).
     cursor_secret: str = ""
+    # The request log: entries queued at most (then dropped and counted), sent
+    # in batches of `request_log_batch` at least every `request_log_flush_seconds`.
+    request_log_queue_max: int = 10_000
+    request_log_batch: int = 500
+    request_log_flush_seconds: float = 1.0
 
     def cursor_key(self) -> bytes:
         """The HMAC key of cursors, the same on every replica.
@@ -183,6 +202,9 @@ class Settings:
             log_format=log_format(env),
             cursor_timeout_seconds=_cursor_timeout(env),
             cursor_secret=_cursor_secret(env),
+            request_log_queue_max=_at_least_one(env, "GATEWAY_REQUEST_LOG_QUEUE_MAX", 10_000),
+            request_log_batch=_at_least_one(env, "GATEWAY_REQUEST_LOG_BATCH", 500),
+            request_log_flush_seconds=_request_log_flush(env),
         )
         settings.cursor_key()  # fail at startup, not on the first cursor
         return settings

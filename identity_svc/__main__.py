@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from datetime import timedelta
 
 import grpc
 import uvloop
@@ -25,6 +26,7 @@ from identity_svc.db.pool import create_pool
 from identity_svc.events_hub import EventHub
 from identity_svc.metrics import PoolCollector, start_metrics_server
 from identity_svc.purger import Purger
+from identity_svc.request_log_purge import RequestLogPurger
 from identity_svc.sequencer import Sequencer
 from identity_svc.server import create_health_server, create_server
 from identity_svc.settings import ConfigError, Settings
@@ -64,6 +66,14 @@ async def serve(settings: Settings, stop: asyncio.Event) -> None:
         purger = Purger(pool, settings.restore_window, settings.purge_interval_seconds)
         purger.start()
         resources.push_async_callback(purger.close)
+        # Keeps the request log within its retention and per-org cap.
+        log_purger = RequestLogPurger(
+            pool,
+            timedelta(days=settings.request_log_retention_days),
+            settings.request_log_max_per_org,
+        )
+        log_purger.start()
+        resources.push_async_callback(log_purger.close)
         REGISTRY.register(pool_metrics := PoolCollector(pool))
         resources.callback(REGISTRY.unregister, pool_metrics)
         metrics_runner, metrics_port = await start_metrics_server(

@@ -24,6 +24,7 @@ from identity_svc.domain.models import (
     User,
     WriteContext,
 )
+from identity_svc.domain.request_log import RequestEntry, RequestStats
 from identity_svc.services.brake import BrakeStatus
 from identity_svc.services.groups import MemberInclusion
 
@@ -144,6 +145,7 @@ def key_to_proto(key: ScimKey) -> pb.ScimKey:
         created=timestamp(key.created),
         last_used=timestamp(key.last_used),
         revoked=timestamp(key.revoked),
+        expires=timestamp(key.expires),
     )
 
 
@@ -235,4 +237,50 @@ def org_member_to_proto(user: User) -> pb.OrgMember:
         suspended=not user.active,
         groups=groups,
         groups_included=user.groups is not None,
+    )
+
+
+def request_entry_from_proto(entry: pb.RequestLogEntry, received: datetime) -> RequestEntry:
+    """A gateway's entry; one without a time is dated `received`."""
+    return RequestEntry(
+        org_id=entry.org_id,
+        time=entry.time.ToDatetime(tzinfo=UTC) if entry.HasField("time") else received,
+        method=entry.method,
+        route=entry.route,
+        resource_id=entry.resource_id,
+        status=entry.status,
+        scim_type=entry.scim_type,
+        latency_ms=entry.latency_ms,
+        idp=entry.idp,
+        key_id=entry.key_id,
+        request_id=entry.request_id,
+        error_detail=entry.error_detail,
+        masked_body=entry.masked_body,
+    )
+
+
+def request_entry_to_proto(entry: RequestEntry) -> pb.RequestLogEntry:
+    return pb.RequestLogEntry(
+        org_id=entry.org_id,
+        time=timestamp(entry.time),
+        method=entry.method,
+        route=entry.route,
+        resource_id=entry.resource_id,
+        status=entry.status,
+        scim_type=entry.scim_type,
+        latency_ms=entry.latency_ms,
+        idp=entry.idp,
+        key_id=entry.key_id,
+        request_id=entry.request_id,
+        error_detail=entry.error_detail,
+        masked_body=entry.masked_body,
+    )
+
+
+def request_stats_to_proto(stats: RequestStats) -> pb.RequestStats:
+    return pb.RequestStats(
+        last_success=timestamp(stats.last_success),
+        last_error=request_entry_to_proto(stats.last_error) if stats.last_error else None,
+        requests_24h=stats.requests_24h,
+        errors_24h=stats.errors_24h,
     )

@@ -23,6 +23,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "")
     if raw == "":
@@ -33,7 +40,7 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
 
 
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+def _positive_number(env: Mapping[str, str], name: str, default: float) -> float:
     value = _float(env, name, default)
     if not (value > 0 and math.isfinite(value)):  # NaN compares false
         raise ConfigError(f"{name} must be a number greater than 0, got {env.get(name)!r}")
@@ -42,7 +49,7 @@ def _positive(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _days(env: Mapping[str, str], name: str, default: float) -> timedelta:
     try:
-        return timedelta(days=_positive(env, name, default))
+        return timedelta(days=_positive_number(env, name, default))
     except OverflowError as exc:
         raise ConfigError(f"{name} is too large, got {env.get(name)!r}") from exc
 
@@ -155,6 +162,9 @@ class Settings:
     # every `purge_interval_seconds` the service purges the expired ones.
     restore_window: timedelta = timedelta(days=30)
     purge_interval_seconds: float = 300.0
+    # The request log keeps entries this long, and at most this many per org.
+    request_log_retention_days: int = 30
+    request_log_max_per_org: int = 100_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -186,5 +196,7 @@ class Settings:
             drain_seconds=_float(env, "IDENTITY_DRAIN_SECONDS", 20.0),
             log_format=_log_format(env),
             restore_window=_days(env, "IDENTITY_RESTORE_WINDOW_DAYS", 30),
-            purge_interval_seconds=_positive(env, "IDENTITY_PURGE_INTERVAL_SECONDS", 300.0),
+            purge_interval_seconds=_positive_number(env, "IDENTITY_PURGE_INTERVAL_SECONDS", 300.0),
+            request_log_retention_days=_positive(env, "REQUEST_LOG_RETENTION_DAYS", 30),
+            request_log_max_per_org=_positive(env, "REQUEST_LOG_MAX_PER_ORG", 100_000),
         )

@@ -1,6 +1,7 @@
 """identityctl: the operator CLI for orgs, members, SCIM keys and role mappings.
 
-Parsing and the command functions live here (rendering in ``render``); ``run`` is the
+Parsing and the command functions live here (rendering in ``render``; the key,
+events, deprovisioning, requests and name commands in modules of their own); ``run`` is the
 entry point (``__main__`` only wires it to the process). Every command takes
 ``--json``. gRPC errors are turned into a one-line message and an exit code in
 exactly one place, ``_rpc_error``.
@@ -20,6 +21,7 @@ from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
 from identityctl.deprovisioning import add_deprovisioning_commands, brake_data, brake_text
 from identityctl.events import add_events_command
+from identityctl.keys import add_key_commands
 from identityctl.names import (
     add_admin_name_flags,
     add_set_name_command,
@@ -27,10 +29,8 @@ from identityctl.names import (
     unnamed_admin_warning,
 )
 from identityctl.render import (
-    KEY_COLUMNS,
     RULE_COLUMNS,
     Output,
-    key_data,
     member_data,
     member_text,
     org_output,
@@ -39,6 +39,7 @@ from identityctl.render import (
     table,
     user_data,
 )
+from identityctl.requests import add_requests_command
 from identityctl.restore import add_restore_commands
 from identityctl.settings import CREDENTIAL_HINT, ConfigError, Settings
 
@@ -146,36 +147,6 @@ def member_role(client: IdentityClient, args: argparse.Namespace, settings: Sett
     if data["direct_role"] is None:
         return Output(data, f"{user.user_name} in {user.org_id}: direct role cleared\n")
     return Output(data, f"{user.user_name} in {user.org_id}: direct role {data['direct_role']}\n")
-
-
-def key_create(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
-    created = client.create_scim_key(args.org, args.name, args.actor)
-    data = {
-        **key_data(created.key),
-        "token": created.token,
-        "scim_url": settings.scim_url(args.org),
-    }
-    text = (
-        f"Created SCIM key {created.key.id} ({created.key.name!r}) for org {args.org}.\n"
-        f"  SCIM base URL: {data['scim_url']}\n"
-        f"  key id:        {created.key.id}\n"
-        f"  token:         {created.token}\n"
-        "Store it now, it will not be shown again: only a hash of it is kept.\n"
-    )
-    return Output(data, text)
-
-
-def key_list(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
-    rows = [key_data(key) for key in client.list_scim_keys(args.org, args.actor)]
-    if not rows:
-        return Output(rows, f"No SCIM keys for org {args.org}.\n")
-    return Output(rows, table(rows, KEY_COLUMNS))
-
-
-def key_revoke(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
-    key = client.revoke_scim_key(args.org, args.key_id, args.actor)
-    data = key_data(key)
-    return Output(data, f"Revoked SCIM key {key.id} of org {args.org} at {data['revoked']}.\n")
 
 
 def org_default_role(
@@ -289,23 +260,6 @@ def _add_member_commands(commands: argparse._SubParsersAction[_Parser], common: 
     add_restore_commands(member, common)
 
 
-def _add_key_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
-    key = commands.add_parser("key", help="SCIM API keys").subparsers("action")
-    actor = type(common)(add_help=False)
-    actor.add_argument("--actor", required=True, metavar="EMAIL", help="an ORG_ADMIN of the org")
-    create = key.add_parser("create", parents=[common, actor], help="create a key (shown once)")
-    create.add_argument("org", metavar="ORG")
-    create.add_argument("--name", required=True, help='e.g. "Okta SCIM key"')
-    create.set_defaults(command=key_create)
-    listing = key.add_parser("list", parents=[common, actor], help="list keys (never secrets)")
-    listing.add_argument("org", metavar="ORG")
-    listing.set_defaults(command=key_list)
-    revoke = key.add_parser("revoke", parents=[common, actor], help="revoke a key now")
-    revoke.add_argument("org", metavar="ORG")
-    revoke.add_argument("key_id", metavar="KEY_ID")
-    revoke.set_defaults(command=key_revoke)
-
-
 def _add_role_map_commands(commands: argparse._SubParsersAction[_Parser], common: _Parser) -> None:
     role_map = commands.add_parser("role-map", help="roles from IdP groups").subparsers("action")
     actor = type(common)(add_help=False)
@@ -339,10 +293,11 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     commands = parser.subparsers("group")
     _add_org_commands(commands, common)
     _add_member_commands(commands, common)
-    _add_key_commands(commands, common)
+    add_key_commands(commands, common)
     _add_role_map_commands(commands, common)
     add_events_command(commands, common)
     add_deprovisioning_commands(commands, common)
+    add_requests_command(commands, common)
     return parser
 
 

@@ -137,9 +137,14 @@ class IdentityClient:
         )
         return self._call(self._stub.SetMemberName, request).user
 
-    def create_scim_key(self, org_id: str, name: str, actor_email: str) -> pb.CreateScimKeyResponse:
+    def create_scim_key(
+        self, org_id: str, name: str, actor_email: str, expires_in_seconds: int = 0
+    ) -> pb.CreateScimKeyResponse:
         request = pb.CreateScimKeyRequest(
-            context=new_context(admin_actor(actor_email)), org_id=org_id, name=name
+            context=new_context(admin_actor(actor_email)),
+            org_id=org_id,
+            name=name,
+            expires_in_seconds=expires_in_seconds,
         )
         return self._call(self._stub.CreateScimKey, request)
 
@@ -240,3 +245,26 @@ class IdentityClient:
             page_token=page_token,
         )
         return self._call(self._stub.ListDeletedMembers, request)
+
+    def list_requests(
+        self,
+        org_id: str,
+        actor_email: str,
+        *,
+        outcome: str = "",
+        method: str = "",
+        resource: str = "",
+        idp: str = "",
+        count: int = 0,
+    ) -> pb.ListRequestsResponse:
+        """The org's request log, newest first; each filter "" for any."""
+        request = pb.ListRequestsRequest(
+            context=new_context(admin_actor(actor_email)),
+            org_id=org_id,
+            outcome=outcome,
+            method=method,
+            resource=resource,
+            idp=idp,
+            count=count,
+        )
+        return self._call(self._stub.ListRequests, request)

@@ -8,26 +8,15 @@ wrong"); an Org Admin releases it here once the IdP is checked.
 from __future__ import annotations
 
 import argparse
-import re
 from typing import Any
 
 from google.protobuf import json_format
 
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
+from identityctl.durations import duration_seconds
 from identityctl.render import Output
 from identityctl.settings import Settings
-
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def duration_seconds(text: str) -> int:
-    """`90s`, `15m`, `2h`, `1d` as seconds."""
-    match = _DURATION.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 2h or 1d")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 def _iso(brake: pb.DeprovisioningBrake, field: str) -> str | None:

@@ -31,7 +31,7 @@ class Output:
     warning: str = ""
 
 
-def _iso(ts: Timestamp, parent: Message, field: str) -> str | None:
+def iso(ts: Timestamp, parent: Message, field: str) -> str | None:
     """ISO 8601 UTC (RFC 3339, ``Z``) for a set timestamp field, None when unset."""
     return ts.ToJsonString() if parent.HasField(field) else None
 
@@ -41,7 +41,7 @@ def org_data(org: pb.Org, settings: Settings) -> dict[str, Any]:
         "id": org.id,
         "name": org.name,
         "sso_configured": org.sso_configured,
-        "created": _iso(org.created, org, "created"),
+        "created": iso(org.created, org, "created"),
         "scim_url": settings.scim_url(org.id),
         "default_role": role_name(org.default_role),
     }
@@ -65,13 +65,14 @@ def key_data(key: pb.ScimKey) -> dict[str, Any]:
         "org_id": key.org_id,
         "name": key.name,
         "created_by": key.created_by,
-        "created": _iso(key.created, key, "created"),
-        "last_used": _iso(key.last_used, key, "last_used"),
-        "revoked": _iso(key.revoked, key, "revoked"),
+        "created": iso(key.created, key, "created"),
+        "last_used": iso(key.last_used, key, "last_used"),
+        "revoked": iso(key.revoked, key, "revoked"),
+        "expires": iso(key.expires, key, "expires"),
     }
 
 
-KEY_COLUMNS = ("id", "name", "created_by", "created", "last_used", "revoked")
+KEY_COLUMNS = ("id", "name", "created_by", "created", "last_used", "expires", "revoked")
 
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -104,7 +105,7 @@ def event_data(event: pb.Event) -> dict[str, Any]:
         "resource_id": event.resource_id,
         "actor": event.actor,
         "request_id": event.request_id,
-        "occurred_at": _iso(event.occurred_at, event, "occurred_at"),
+        "occurred_at": iso(event.occurred_at, event, "occurred_at"),
         "data": json_format.MessageToDict(event.data),
     }
 
@@ -133,7 +134,7 @@ def rule_data(rule: pb.RoleRule) -> dict[str, Any]:
         "group_name": None if by_id else rule.group_display_name,
         "role": role_name(rule.role),
         "created_by": rule.created_by,
-        "created": _iso(rule.created, rule, "created"),
+        "created": iso(rule.created, rule, "created"),
     }
 
 
@@ -168,7 +169,7 @@ def deleted_member_data(member: pb.DeletedMember) -> dict[str, Any]:
         "id": member.id,
         "org_id": member.org_id,
         "user_name": member.user_name,
-        "deleted_at": _iso(member.deleted_at, member, "deleted_at"),
+        "deleted_at": iso(member.deleted_at, member, "deleted_at"),
         "deleted_by": member.deleted_by,
-        "restorable_until": _iso(member.restorable_until, member, "restorable_until"),
+        "restorable_until": iso(member.restorable_until, member, "restorable_until"),
     }

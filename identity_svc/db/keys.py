@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -13,11 +14,11 @@ from identity_svc.domain.models import ScimKey
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
 
-_KEY_COLUMNS = "org_id, id, name, created_by, created, last_used, revoked"
+_KEY_COLUMNS = "org_id, id, name, created_by, created, last_used, revoked, expires"
 
 _INSERT_KEY = f"""
-INSERT INTO scim_keys (org_id, id, name, secret_sha256, created_by)
-VALUES ($1, $2, $3, $4, $5)
+INSERT INTO scim_keys (org_id, id, name, secret_sha256, created_by, expires)
+VALUES ($1, $2, $3, $4, $5, clock_timestamp() + $6::interval)
 RETURNING {_KEY_COLUMNS}
 """
 
@@ -62,6 +63,7 @@ def _key(row: asyncpg.Record) -> ScimKey:
         created=row["created"],
         last_used=row["last_used"],
         revoked=row["revoked"],
+        expires=row["expires"],
     )
 
 
@@ -70,10 +72,17 @@ class KeysRepository:
         self._conn = conn
 
     async def insert(
-        self, org_id: str, key_id: str, name: str, secret_sha256: bytes, created_by: str
+        self,
+        org_id: str,
+        key_id: str,
+        name: str,
+        secret_sha256: bytes,
+        created_by: str,
+        expires_in: timedelta | None,
     ) -> ScimKey:
+        """A new key; `expires_in` from now by the database's clock (None: never)."""
         row = await self._conn.fetchrow(
-            _INSERT_KEY, org_id, key_id, name, secret_sha256, created_by
+            _INSERT_KEY, org_id, key_id, name, secret_sha256, created_by, expires_in
         )
         return _key(one(row))
 

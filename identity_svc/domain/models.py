@@ -165,6 +165,12 @@ class ScimKey:
     created: datetime
     last_used: datetime | None
     revoked: datetime | None
+    # None: never expires. An expired key is refused like a revoked one.
+    expires: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        """Neither revoked nor expired at `now`."""
+        return self.revoked is None and (self.expires is None or now < self.expires)
 
 
 @dataclass(frozen=True)

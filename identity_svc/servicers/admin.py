@@ -13,7 +13,7 @@ from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.brake import BrakeSettings
 from identity_svc.servicers.context import writer
-from identity_svc.services import brake, deleted_users, keys, orgs, roles, users
+from identity_svc.services import brake, deleted_users, keys, orgs, request_log, roles, users
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -75,7 +75,11 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
         self, request: pb.CreateScimKeyRequest, context: Ctx
     ) -> pb.CreateScimKeyResponse:
         key, token = await keys.create_key(
-            self._pool, writer(request.context, context), request.org_id, request.name
+            self._pool,
+            writer(request.context, context),
+            request.org_id,
+            request.name,
+            request.expires_in_seconds,
         )
         return pb.CreateScimKeyResponse(key=convert.key_to_proto(key), token=token)
 
@@ -184,3 +188,28 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
         )
         members = [convert.deleted_member_to_proto(d, self._restore_window) for d in found]
         return pb.ListDeletedMembersResponse(members=members, next_page_token=next_token)
+
+    async def ListRequests(
+        self, request: pb.ListRequestsRequest, context: Ctx
+    ) -> pb.ListRequestsResponse:
+        query = request_log.request_query(
+            request.org_id,
+            outcome=request.outcome,
+            method=request.method,
+            resource=request.resource,
+            idp=request.idp,
+            count=request.count,
+            cursor=request.cursor,
+        )
+        actor = writer(request.context, context).actor
+        entries, next_cursor = await request_log.list_requests(self._pool, actor, query)
+        return pb.ListRequestsResponse(
+            entries=[convert.request_entry_to_proto(e) for e in entries], next_cursor=next_cursor
+        )
+
+    async def GetRequestStats(
+        self, request: pb.GetRequestStatsRequest, context: Ctx
+    ) -> pb.RequestStats:
+        actor = writer(request.context, context).actor
+        stats = await request_log.request_stats(self._pool, actor, request.org_id)
+        return convert.request_stats_to_proto(stats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
@@ -15,7 +16,7 @@ from identity_svc import convert
 from identity_svc.domain.errors import InvalidValue, TooMany
 from identity_svc.domain.models import Group, Page
 from identity_svc.servicers.context import expected, writer
-from identity_svc.services import groups, keys, users
+from identity_svc.services import groups, keys, request_log, users
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -64,6 +65,14 @@ class ProvisioningServicer(pb_grpc.ProvisioningServicer):
         if key is None:
             return pb.VerifyScimKeyResponse(valid=False)
         return pb.VerifyScimKeyResponse(valid=True, key=convert.key_to_proto(key))
+
+    async def RecordRequests(
+        self, request: pb.RecordRequestsRequest, context: Ctx
+    ) -> pb.RecordRequestsResponse:
+        received = datetime.now(UTC)
+        entries = [convert.request_entry_from_proto(e, received) for e in request.entries]
+        recorded = await request_log.record_requests(self._pool, entries)
+        return pb.RecordRequestsResponse(recorded=recorded)
 
     # ------------------------------------------------------------ users
 

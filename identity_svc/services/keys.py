@@ -17,7 +17,7 @@ import asyncpg
 
 from identity_svc.db.keys import KeysRepository
 from identity_svc.db.orgs import OrgsRepository
-from identity_svc.domain.errors import FailedPrecondition
+from identity_svc.domain.errors import FailedPrecondition, InvalidValue
 from identity_svc.domain.models import Actor, ScimKey, WriteContext
 from identity_svc.services.roles import require_org_admin
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 TOKEN_PREFIX = "gscim"  # noqa: S105 -- a public marker, not a secret
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
+# Far enough for any rotation policy, near enough that no date overflows.
+MAX_LIFETIME = timedelta(days=3650)
 
 
 def _hash(secret: str) -> bytes:
@@ -42,12 +44,22 @@ def parse_token(token: str) -> tuple[str, str] | None:
     return key_id, secret
 
 
+def _lifetime(expires_in_seconds: int) -> timedelta | None:
+    if expires_in_seconds < 0 or expires_in_seconds > MAX_LIFETIME.total_seconds():
+        raise InvalidValue(
+            f"a key expires within {MAX_LIFETIME.days} days (0: never), "
+            f"got {expires_in_seconds} seconds"
+        )
+    return timedelta(seconds=expires_in_seconds) if expires_in_seconds else None
+
+
 async def create_key(
-    pool: asyncpg.Pool, context: WriteContext, org_id: str, name: str
+    pool: asyncpg.Pool, context: WriteContext, org_id: str, name: str, expires_in_seconds: int = 0
 ) -> tuple[ScimKey, str]:
     """A new key and its token, which is never available again."""
     if not name.strip():
         raise FailedPrecondition("a SCIM key needs a descriptive name")
+    lifetime = _lifetime(expires_in_seconds)
     key_id = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
 
@@ -59,9 +71,12 @@ async def create_key(
                 f"SSO is not configured for org {org_id}; configure SSO before creating SCIM keys"
             )
         key = await KeysRepository(uow.conn).insert(
-            org_id, key_id, name.strip(), _hash(secret), str(context.actor)
+            org_id, key_id, name.strip(), _hash(secret), str(context.actor), lifetime
         )
-        uow.record(org_id, "key.created", "ScimKey", key_id, {"name": key.name})
+        data = {"name": key.name}
+        if key.expires is not None:
+            data["expires"] = key.expires.isoformat()
+        uow.record(org_id, "key.created", "ScimKey", key_id, data)
         return key
 
     key = await run_write(pool, context, work)
@@ -92,7 +107,7 @@ async def revoke_key(
 
 
 async def verify_key(pool: asyncpg.Pool, org_id: str, token: str) -> ScimKey | None:
-    """The live key of `org_id` that `token` presents, else None."""
+    """The live (neither revoked nor expired) key of `org_id` that `token` presents, else None."""
     parsed = parse_token(token)
     if parsed is None:
         return None
@@ -102,9 +117,10 @@ async def verify_key(pool: asyncpg.Pool, org_id: str, token: str) -> ScimKey | N
         if found is None:
             return None
         key, stored = found
-        if not hmac.compare_digest(_hash(secret), stored) or key.revoked is not None:
-            return None
         now = datetime.now(UTC)
+        # Expired is refused exactly like revoked: the same "invalid", no reason told.
+        if not hmac.compare_digest(_hash(secret), stored) or not key.live(now):
+            return None
         if key.last_used is None or now - key.last_used > _LAST_USED_GRANULARITY:
             await KeysRepository(conn).touch(org_id, key_id)
     return key

@@ -8,7 +8,7 @@ import grpc
 import pytest
 
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
-from identityctl.deprovisioning import duration_seconds
+from identityctl.durations import duration_seconds
 from tests.identity_svc.member_support import new_user, set_active
 from tests.identityctl.test_cli import ADMIN, PUBLIC_URL, IdentityServer, cli, create_org, new_org
 

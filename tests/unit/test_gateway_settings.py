@@ -23,6 +23,28 @@ def test_the_failed_auth_limit_is_configurable():
     assert (settings.auth_failure_budget, settings.auth_failure_window_seconds) == (5, 0.5)
 
 
+def test_the_request_log_queue_batch_and_flush_are_configurable():
+    defaults = Settings.from_env({"IDENTITY_SERVICE_TOKEN": "t"})
+    assert (
+        defaults.request_log_queue_max,
+        defaults.request_log_batch,
+        defaults.request_log_flush_seconds,
+    ) == (10_000, 500, 1.0)
+    settings = Settings.from_env(
+        {
+            "IDENTITY_SERVICE_TOKEN": "t",
+            "GATEWAY_REQUEST_LOG_QUEUE_MAX": "50",
+            "GATEWAY_REQUEST_LOG_BATCH": "10",
+            "GATEWAY_REQUEST_LOG_FLUSH_SECONDS": "0.25",
+        }
+    )
+    assert (
+        settings.request_log_queue_max,
+        settings.request_log_batch,
+        settings.request_log_flush_seconds,
+    ) == (50, 10, 0.25)
+
+
 def test_public_url_loses_its_trailing_slash():
     settings = Settings.from_env(
         {"IDENTITY_SERVICE_TOKEN": "t", "SCIM_PUBLIC_URL": "https://scim.example.com/"}
@@ -40,6 +62,18 @@ def test_public_url_loses_its_trailing_slash():
         (
             {"IDENTITY_SERVICE_TOKEN": "t", "SCIM_AUTH_FAILURE_WINDOW_SECONDS": "0"},
             "SCIM_AUTH_FAILURE_WINDOW_SECONDS",
+        ),
+        (
+            {"IDENTITY_SERVICE_TOKEN": "t", "GATEWAY_REQUEST_LOG_QUEUE_MAX": "0"},
+            "GATEWAY_REQUEST_LOG_QUEUE_MAX",
+        ),
+        (
+            {"IDENTITY_SERVICE_TOKEN": "t", "GATEWAY_REQUEST_LOG_BATCH": "1.5"},
+            "GATEWAY_REQUEST_LOG_BATCH",
+        ),
+        (
+            {"IDENTITY_SERVICE_TOKEN": "t", "GATEWAY_REQUEST_LOG_FLUSH_SECONDS": "-1"},
+            "GATEWAY_REQUEST_LOG_FLUSH_SECONDS",
         ),
     ],
 )

@@ -59,3 +59,23 @@ def test_limit_trust_shortens_entries_and_lifting_it_never_extends_them():
     cache.put("acme", DIGEST, "k1")  # connected again: the configured TTL
     clock.now += 59.0
     assert cache.get("acme", DIGEST) == "k1"
+
+
+def test_a_key_is_never_trusted_past_its_expiry():
+    clock = Clock()
+    cache = KeyCache(60.0, clock)
+    cache.put("acme", DIGEST, "k1", expires_in=5.0)
+    clock.now += 4.9
+    assert cache.get("acme", DIGEST) == "k1"
+    clock.now += 0.1
+    assert cache.get("acme", DIGEST) is None
+
+
+def test_an_expiry_beyond_the_ttl_leaves_the_ttl_and_a_past_one_caches_nothing():
+    clock = Clock()
+    cache = KeyCache(60.0, clock)
+    cache.put("acme", DIGEST, "k1", expires_in=3600.0)
+    clock.now += 60.0
+    assert cache.get("acme", DIGEST) is None
+    cache.put("acme", DIGEST, "k1", expires_in=-1.0)
+    assert cache.get("acme", DIGEST) is None

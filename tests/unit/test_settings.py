@@ -17,12 +17,22 @@ def test_overrides():
     assert (settings.port, settings.max_page_size) == (6000, 50)
 
 
+def test_request_log_retention_defaults_to_30_days_and_100k_per_org():
+    defaults = Settings.from_env(BASE)
+    assert (defaults.request_log_retention_days, defaults.request_log_max_per_org) == (30, 100_000)
+    env = {**BASE, "REQUEST_LOG_RETENTION_DAYS": "7", "REQUEST_LOG_MAX_PER_ORG": "500"}
+    changed = Settings.from_env(env)
+    assert (changed.request_log_retention_days, changed.request_log_max_per_org) == (7, 500)
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
         ({}, "DATABASE_URL"),
         ({**BASE, "IDENTITY_OPERATOR_TOKEN": "short"}, "IDENTITY_OPERATOR_TOKEN"),
         ({**BASE, "IDENTITY_PORT": "eighty"}, "IDENTITY_PORT"),
+        ({**BASE, "REQUEST_LOG_RETENTION_DAYS": "0"}, "REQUEST_LOG_RETENTION_DAYS"),
+        ({**BASE, "REQUEST_LOG_MAX_PER_ORG": "lots"}, "REQUEST_LOG_MAX_PER_ORG"),
     ],
 )
 def test_bad_configuration_is_refused_with_the_variable_named(env, message):
