@@ -13,7 +13,7 @@ from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.brake import BrakeSettings
 from identity_svc.servicers.context import writer
-from identity_svc.services import brake, keys, orgs, roles, users
+from identity_svc.services import brake, console_links, keys, orgs, roles, users
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -157,3 +157,17 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
             self._pool, writer(request.context, context), request.org_id, request.allow, off_for
         )
         return convert.brake_to_proto(request.org_id, status)
+
+    async def CreateConsoleLink(
+        self, request: pb.CreateConsoleLinkRequest, context: Ctx
+    ) -> pb.CreateConsoleLinkResponse:
+        token, expires = await console_links.create_link(
+            self._pool, writer(request.context, context), request.org_id, request.admin_email
+        )
+        return pb.CreateConsoleLinkResponse(token=token, expires=convert.timestamp(expires))
+
+    async def RedeemConsoleLink(
+        self, request: pb.RedeemConsoleLinkRequest, context: Ctx
+    ) -> pb.RedeemConsoleLinkResponse:
+        link = await console_links.redeem_link(self._pool, request.token)
+        return pb.RedeemConsoleLinkResponse(org_id=link.org_id, admin_email=link.admin_email)
