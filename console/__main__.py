@@ -15,6 +15,10 @@ from json_logs import configure_logging
 
 log = logging.getLogger("console")
 
+# On SIGTERM, requests in flight get this long (deploy/base/console.yaml's
+# grace period is above it): pages are quick, nothing streams.
+DRAIN_SECONDS = 10.0
+
 
 def main() -> None:
     try:
@@ -24,7 +28,12 @@ def main() -> None:
     configure_logging(settings.log_format)
     log.info("console listening on http://%s:%d", settings.host, settings.port)
     web.run_app(
-        create_app(settings), host=settings.host, port=settings.port, access_log=None, print=None
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=DRAIN_SECONDS,
     )
 
 
