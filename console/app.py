@@ -48,6 +48,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login", login.confirm)
     app.router.add_post("/login", login.redeem)
     app.router.add_post("/logout", login.logout)
+    app.router.add_get("/o/{org}", connect.to_page)
     app.router.add_get("/o/{org}/", connect.page)
     app.router.add_get("/o/{org}/keys", keys.page)
     app.router.add_post("/o/{org}/keys", keys.create)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from console.keys import IDENTITY, SETTINGS
-from console.pages import admin, render
+from console.pages import admin, redirect, render
 from identity_api.v1 import identity_pb2 as pb
 
 
@@ -21,3 +21,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         sso_configured=org.sso_configured,
         scim_url=request.app[SETTINGS].scim_url(who.org),
     )
+
+
+async def to_page(request: web.Request) -> web.StreamResponse:
+    return redirect(f"/o/{admin(request).org}/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -272,3 +273,30 @@ async def test_bad_input_gets_a_clear_page_and_changes_nothing(console, operator
     assert (await console.get(f"/o/{tenant.org}/members?start=0")).status == 400
     assert (await console.get(f"/o/{tenant.org}/activity?outcome=maybe")).status == 400
     assert await key_names(operator_channel, tenant.org) == ["Okta"]
+
+
+async def test_without_the_identity_service_the_console_says_so(console_settings):
+    from devstack.processes import free_port
+
+    unreachable = replace(console_settings.identity, identity_addr=f"127.0.0.1:{free_port()}")
+    client = await console_with(console_settings, identity=unreachable)
+    try:
+        shown = await client.get("/login", params={"token": "org.x"})
+        data = {"csrf": csrf_of(await shown.text()), "token": "org.x"}
+        answer = await client.post("/login", data=data)
+        assert answer.status == 503
+        text = await answer.text()
+        assert "identity service is unavailable" in text
+        assert "Traceback" not in text
+    finally:
+        await client.close()
+
+
+async def test_unknown_pages_and_the_bare_org_url(console, operator_channel):
+    tenant = await onboard(operator_channel)
+    await sign_in(console, await link_token(operator_channel, tenant.org, ADMIN))
+    bare = await console.get(f"/o/{tenant.org}", allow_redirects=False)
+    assert (bare.status, bare.headers["Location"]) == (303, f"/o/{tenant.org}/")
+    missing = await console.get(f"/o/{tenant.org}/nothing-here")
+    assert missing.status == 404
+    assert "Traceback" not in await missing.text()
