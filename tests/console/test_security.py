@@ -300,3 +300,16 @@ async def test_unknown_pages_and_the_bare_org_url(console, operator_channel):
     missing = await console.get(f"/o/{tenant.org}/nothing-here")
     assert missing.status == 404
     assert "Traceback" not in await missing.text()
+
+
+async def test_signing_out_ends_the_session(console, operator_channel):
+    tenant = await onboard(operator_channel)
+    csrf = await sign_in(console, await link_token(operator_channel, tenant.org, ADMIN))
+    home = await console.get("/", allow_redirects=False)
+    assert (home.status, home.headers["Location"]) == (303, f"/o/{tenant.org}/")
+    assert (await console.post("/logout", data={})).status == 403  # CSRF here too
+    out = await console.post("/logout", data={"csrf": csrf})
+    assert out.status == 200
+    assert "You are not signed in" in await out.text()
+    assert (await console.get(f"/o/{tenant.org}/")).status == 401
+    assert (await console.get("/", allow_redirects=False)).status == 200
