@@ -12,7 +12,7 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.brake import BrakeSettings
-from identity_svc.servicers.context import writer
+from identity_svc.servicers.context import request_id, writer
 from identity_svc.services import brake, console_links, keys, orgs, roles, users
 
 if TYPE_CHECKING:
@@ -169,5 +169,5 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
     async def RedeemConsoleLink(
         self, request: pb.RedeemConsoleLinkRequest, context: Ctx
     ) -> pb.RedeemConsoleLinkResponse:
-        link = await console_links.redeem_link(self._pool, request.token)
+        link = await console_links.redeem_link(self._pool, request.token, request_id(context))
         return pb.RedeemConsoleLinkResponse(org_id=link.org_id, admin_email=link.admin_email)

@@ -40,15 +40,19 @@ async def create_link(
         await OrgsRepository(uow.conn).get(org_id)
         # Only an Org Admin of this org may be signed in, whoever asks.
         await require_org_admin(uow.conn, org_id, Actor("admin", email))
-        return await ConsoleLinksRepository(uow.conn).insert(
+        expires = await ConsoleLinksRepository(uow.conn).insert(
             org_id, _hash(token), email, str(context.actor), LINK_LIFETIME
         )
+        # Sign-in links are the audit log's business (SPEC §6): who issued one for whom.
+        data = {"admin_email": email, "expires": expires.isoformat()}
+        uow.record(org_id, "console.link_created", "ConsoleLink", email, data)
+        return expires
 
     expires = await run_write(pool, context, work)
     return token, expires
 
 
-async def redeem_link(pool: asyncpg.Pool, token: str) -> RedeemedLink:
+async def redeem_link(pool: asyncpg.Pool, token: str, request_id: str) -> RedeemedLink:
     """Use a link up: who it signs in. NotFound for an unknown, used or expired one."""
     org_id = token.rpartition(".")[0]
 
@@ -58,8 +62,9 @@ async def redeem_link(pool: asyncpg.Pool, token: str) -> RedeemedLink:
             raise NotFound("this console link is unknown, used or expired")
         # Still an Org Admin? A demoted admin's link signs nobody in.
         await require_org_admin(uow.conn, link.org_id, Actor("admin", link.admin_email))
+        data = {"admin_email": link.admin_email}
+        uow.record(link.org_id, "console.signed_in", "ConsoleLink", link.admin_email, data)
         return link
 
-    # Redemption is not anybody's write in the event log: it records no event.
-    anonymous = WriteContext(Actor("operator"), "")
-    return await run_write(pool, anonymous, work)
+    # The caller is the console, with the operator credential, for the admin.
+    return await run_write(pool, WriteContext(Actor("operator"), request_id), work)

@@ -10,6 +10,7 @@ import pytest
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_svc.services.console_links import LINK_LIFETIME
+from tests.identity_svc.event_support import drain
 from tests.identity_svc.support import OPERATOR, new_org_id
 
 ADMIN = "admin@x.test"
@@ -137,3 +138,19 @@ async def test_a_token_is_bound_to_its_org(admin, org):
         await redeem(admin, f"{other}.{secret}")
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert (await redeem(admin, link.token)).org_id == org
+
+
+async def test_issuing_and_using_a_link_is_in_the_audit_log(admin, events, org):
+    link = await create(admin, org)
+    await admin.RedeemConsoleLink(
+        pb.RedeemConsoleLinkRequest(token=link.token), metadata=(("x-request-id", "sign-in-1"),)
+    )
+    replay = await drain(events.WatchEvents(pb.WatchEventsRequest(org_id=org)))
+    audit = [e for e in replay if e.type.startswith("console.")]
+    assert [(e.type, e.actor, e.data["admin_email"]) for e in audit] == [
+        ("console.link_created", "operator", ADMIN),
+        ("console.signed_in", "operator", ADMIN),
+    ]
+    assert audit[1].request_id == "sign-in-1"
+    assert [e.resource_type for e in audit] == ["ConsoleLink", "ConsoleLink"]
+    assert link.token not in str(replay)  # the token itself is never recorded
