@@ -21,6 +21,7 @@ from tests.console.conftest import OPERATOR, console_with, csrf_of, link_token, 
 from tests.gateway.conftest import ADMIN, onboard
 
 PROXY_SECRET = secrets.token_urlsafe(24)
+PAGES = ("/", "/keys", "/members", "/roles", "/activity", "/status")
 
 
 async def key_names(operator_channel, org: str) -> list[str]:
@@ -77,7 +78,7 @@ async def test_the_session_cookie_is_httponly_strict_and_secure_outside_dev(
 
 async def test_nobody_signed_in_sees_nothing(console, operator_channel):
     tenant = await onboard(operator_channel)
-    for path in ("/", "/keys", "/members", "/roles", "/activity", "/status"):
+    for path in PAGES:
         answer = await console.get(f"/o/{tenant.org}{path}")
         assert answer.status == 401
         assert "console-link" in await answer.text()
@@ -168,7 +169,7 @@ async def test_an_admin_of_another_org_sees_and_changes_nothing(console, operato
     mine = await onboard(operator_channel)
     theirs = await onboard(operator_channel)
     csrf = await sign_in(console, await link_token(operator_channel, mine.org, ADMIN))
-    for path in ("/", "/keys", "/members", "/roles", "/activity", "/status"):
+    for path in PAGES:
         assert (await console.get(f"/o/{theirs.org}{path}")).status == 403
     data = {"csrf": csrf, "name": "Sneaky", "expires_in_days": ""}
     assert (await console.post(f"/o/{theirs.org}/keys", data=data)).status == 403
@@ -183,7 +184,8 @@ async def test_an_admin_who_loses_the_role_loses_the_console(console, operator_c
             context=OPERATOR, org_id=tenant.org, user_name=ADMIN, role=pb.OBSERVER
         )
     )
-    assert (await console.get(f"/o/{tenant.org}/keys")).status == 403
+    for path in PAGES:
+        assert (await console.get(f"/o/{tenant.org}{path}")).status == 403
     data = {"csrf": csrf, "name": "Sneaky", "expires_in_days": ""}
     assert (await console.post(f"/o/{tenant.org}/keys", data=data)).status == 403
     assert await key_names(operator_channel, tenant.org) == ["Okta"]
@@ -214,14 +216,26 @@ async def test_a_trusted_proxy_signs_in_its_admin(console_settings, operator_cha
         await client.close()
 
 
-async def test_the_proxy_header_of_a_non_admin_is_refused(console_settings, operator_channel):
+async def test_the_proxy_header_of_a_non_admin_or_another_orgs_admin_is_refused(
+    console_settings, operator_channel
+):
     tenant = await onboard(operator_channel)
     await add_member(operator_channel, tenant.org, "observer@acme.test")
     client = await proxied(console_settings)
     try:
-        for email in ("observer@acme.test", "nobody@acme.test"):
+        other = f"{tenant.org}-b"  # ADMIN administers tenant.org, not this one
+        await pb_grpc.OrgAdminStub(operator_channel).CreateOrg(
+            pb.CreateOrgRequest(context=OPERATOR, org_id=other, name="B", admin_email="boss@b.test")
+        )
+        for email, org in (
+            ("observer@acme.test", tenant.org),
+            ("nobody@acme.test", tenant.org),
+            (ADMIN, other),
+            (ADMIN, f"{tenant.org}-nope"),  # no such org: refused alike
+        ):
             headers = {EMAIL_HEADER: email, SECRET_HEADER: PROXY_SECRET}
-            assert (await client.get(f"/o/{tenant.org}/keys", headers=headers)).status == 403
+            for path in PAGES:
+                assert (await client.get(f"/o/{org}{path}", headers=headers)).status == 403
     finally:
         await client.close()
 
