@@ -141,9 +141,9 @@ async def test_a_group_mapped_to_a_role_changes_the_members_role(page, http, ope
     )
 
 
-async def _scim_traffic(http: Any, tenant: Tenant) -> None:
-    """One success and one failure (a duplicate userName: 409 uniqueness)."""
-    headers = tenant.headers(**{"User-Agent": "Okta SCIM Client 1.0.0"})
+async def _scim_traffic(http: Any, tenant: Tenant, token: str) -> None:
+    """One success and one failure (a duplicate userName: 409 uniqueness), as Okta."""
+    headers = {**bearer(token), "User-Agent": "Okta SCIM Client 1.0.0"}
     first = await http.post(f"{tenant.base}/Users", json=user_doc("bo@acme.test"), headers=headers)
     assert first.status == 201
     again = await http.post(f"{tenant.base}/Users", json=user_doc("bo@acme.test"), headers=headers)
@@ -153,8 +153,10 @@ async def _scim_traffic(http: Any, tenant: Tenant) -> None:
 async def test_activity_shows_the_scim_requests_of_the_org(page, http, operator_channel):
     # Needs the request log (branch wt-reqlog): ListRequests and the gateway's recorder.
     tenant = await onboard(operator_channel)
-    await _scim_traffic(http, tenant)
     await sign_in_browser(page, operator_channel, tenant.org, ADMIN)
+    token = await create_key(page, tenant.org, "Okta SCIM key")  # made here, used by "Okta"
+    key_id = token.split("_")[1]
+    await _scim_traffic(http, tenant, token)
     await page.goto(f"/o/{tenant.org}/activity")
     failed = page.locator("#requests tbody tr.failed", has_text="POST /Users")
     for _ in range(int(WAIT_SECONDS / 0.2)):  # recording is batched: bounded poll
@@ -164,20 +166,23 @@ async def test_activity_shows_the_scim_requests_of_the_org(page, http, operator_
         await page.reload()
     await expect(failed).to_contain_text("409")
     await expect(failed).to_contain_text("uniqueness")
-    await expect(page.locator("#requests tbody tr.ok", has_text="POST /Users")).to_contain_text(
-        "201"
-    )
+    await expect(failed).to_contain_text(key_id)
+    await expect(failed).to_contain_text("okta")
+    await expect(page.locator("tr.detail")).to_contain_text("already taken")
+    created = page.locator("#requests tbody tr.succeeded", has_text="POST /Users")
+    await expect(created).to_contain_text("201")
+    await expect(created).to_contain_text(key_id)
     await screenshot(page, "activity")
     await page.select_option("select[name=outcome]", "failure")
     await page.click("#filters button")
-    await expect(page.locator("#requests tbody tr.ok")).to_have_count(0)
+    await expect(page.locator("#requests tbody tr.succeeded")).to_have_count(0)
     await expect(page.locator("#requests tbody tr.failed")).to_have_count(1)
 
 
 async def test_status_shows_the_last_success_and_the_last_error(page, http, operator_channel):
     # Needs the request log (branch wt-reqlog): GetRequestStats.
     tenant = await onboard(operator_channel)
-    await _scim_traffic(http, tenant)
+    await _scim_traffic(http, tenant, tenant.token)
     await sign_in_browser(page, operator_channel, tenant.org, ADMIN)
     for _ in range(int(WAIT_SECONDS / 0.2)):
         await page.goto(f"/o/{tenant.org}/status")
