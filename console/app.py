@@ -55,6 +55,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/o/{org}/keys/{key_id}/revoke", keys.confirm_revoke)
     app.router.add_post("/o/{org}/keys/{key_id}/revoke", keys.revoke)
     app.router.add_get("/o/{org}/activity", activity.page)
+    app.router.add_get("/o/{org}/activity/live", activity.live)
     app.router.add_get("/o/{org}/members", members.page)
     app.router.add_get("/o/{org}/roles", roles.page)
     app.router.add_post("/o/{org}/roles/rules", roles.add_rule)

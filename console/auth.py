@@ -75,6 +75,6 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise SignInRequired(_SIGN_IN)
         request[SIGNED_IN] = await _confirm_admin(request, session, org)
     response = await handler(request)
-    if NEW_SESSION in request:
+    if NEW_SESSION in request and not response.prepared:  # a stream sent its headers
         cookie.write(response, request[NEW_SESSION])
     return response

@@ -194,3 +194,20 @@ async def test_status_shows_the_last_success_and_the_last_error(page, http, oper
     await expect(page.locator("#last-error")).to_contain_text("409")
     await expect(page.locator("#last-success")).to_have_text(re.compile(r"\d{4}-\d\d-\d\d"))
     await screenshot(page, "status")
+
+
+async def test_activity_follows_new_requests_live(page, http, operator_channel):
+    # Needs the request log (branch wt-reqlog): ListRequests and the gateway's recorder.
+    tenant = await onboard(operator_channel)
+    await sign_in_browser(page, operator_channel, tenant.org, ADMIN)
+    await page.goto(f"/o/{tenant.org}/activity?method=DELETE")
+    await expect(page.locator("#requests tbody")).to_contain_text("No requests")
+    headers = tenant.headers(**{"User-Agent": "Okta SCIM Client 1.0.0"})
+    gone = await http.delete(f"{tenant.base}/Users/{'0' * 32}", headers=headers)
+    assert gone.status == 404
+    listed = await http.get(f"{tenant.base}/Users", headers=headers)  # filtered out: GET
+    assert listed.status == 200
+    row = page.locator("#requests tbody tr.failed", has_text="DELETE /Users/{id}")
+    await expect(row).to_contain_text("404", timeout=WAIT_SECONDS * 1000)  # no reload
+    await expect(page.locator("#requests tbody tr")).to_have_count(1)
+    await expect(page.locator("#requests tbody")).not_to_contain_text("No requests")

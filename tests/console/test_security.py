@@ -327,3 +327,12 @@ async def test_signing_out_ends_the_session(console, operator_channel):
     assert "You are not signed in" in await out.text()
     assert (await console.get(f"/o/{tenant.org}/")).status == 401
     assert (await console.get("/", allow_redirects=False)).status == 200
+
+
+async def test_the_live_activity_stream_is_behind_the_gate(console, operator_channel):
+    mine = await onboard(operator_channel)
+    await sign_in(console, await link_token(operator_channel, mine.org, ADMIN))
+    other = await onboard(operator_channel)
+    assert (await console.get(f"/o/{other.org}/activity/live")).status == 403
+    bad = await console.get(f"/o/{mine.org}/activity/live?outcome=maybe")
+    assert bad.status == 400
