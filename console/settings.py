@@ -28,6 +28,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _log_format(env: Mapping[str, str]) -> str:
+    value = env.get("LOG_FORMAT", "").strip().lower() or "json"
+    if value not in ("json", "text"):
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {value!r}")
+    return value
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes"}
 
@@ -83,5 +90,5 @@ class Settings:
             session_seconds=_int(env, "CONSOLE_SESSION_SECONDS", DEFAULT_SESSION_SECONDS),
             trusted_proxies=proxies,
             proxy_secret=proxy_secret,
-            log_format="text" if env.get("LOG_FORMAT", "").strip().lower() == "text" else "json",
+            log_format=_log_format(env),
         )

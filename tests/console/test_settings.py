@@ -57,6 +57,7 @@ def test_proxy_settings():
         ({"CONSOLE_SESSION_SECRET": SECRET, "CONSOLE_TRUSTED_PROXIES": "nope"}, "PROXIES"),
         ({"CONSOLE_SESSION_SECRET": SECRET, "CONSOLE_TRUSTED_PROXIES": "10.0.0.0/8"}, "together"),
         ({"CONSOLE_SESSION_SECRET": SECRET, "CONSOLE_PROXY_SECRET": "x"}, "together"),
+        ({"CONSOLE_SESSION_SECRET": SECRET, "LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ],
 )
 def test_unusable_settings_are_refused_by_name(env, says):
