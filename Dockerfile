@@ -1,5 +1,5 @@
-# One image, two services: `scim-gateway` (the default CMD) and `identity-svc`
-# (deploy/ sets `command:`); the migration initContainer runs
+# One image, three processes: `scim-gateway` (the default CMD), `identity-svc`
+# and `graphos-scim-console` (deploy/ sets `command:`); the migration initContainer runs
 # `python -m identity_svc.db.migrate` from the same image.
 #
 # Build: docker build -t graphos-scim:dev .
@@ -30,6 +30,7 @@ COPY pyproject.toml README.md ./
 COPY gateway/ gateway/
 COPY identity_svc/ identity_svc/
 COPY identityctl/ identityctl/
+COPY console/ console/
 COPY devstack/ devstack/
 COPY scim_schema/ scim_schema/
 COPY json_logs/ json_logs/
@@ -52,13 +53,14 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     GATEWAY_HOST=0.0.0.0 \
-    IDENTITY_HOST=0.0.0.0
+    IDENTITY_HOST=0.0.0.0 \
+    CONSOLE_HOST=0.0.0.0
 
 USER 10001:10001
 WORKDIR /tmp
 
 # gateway HTTP (/scim, /healthz, /readyz, /metrics); identity gRPC API,
-# its plaintext gRPC health port, its Prometheus metrics.
-EXPOSE 8080 50051 50052 9090
+# its plaintext gRPC health port, its Prometheus metrics; the console.
+EXPOSE 8080 50051 50052 9090 8081
 
 CMD ["scim-gateway"]

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROTO_SRC := protos/identity_api/v1/identity.proto
 PROTO_OUT := identity_api/v1/identity_pb2.py
 
-.PHONY: install protos run test mutants lint fmt check bench deploy-check clean
+.PHONY: install protos run test mutants lint fmt check bench deploy-check clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,22 @@ protos: $(PROTO_OUT)
 run: install
 	$(BIN)/graphos-scim-dev
 
-test: install
+# The console's browser tests drive Debian's chromium through Playwright
+# (executable_path; `playwright install` never runs). As root, install it from
+# the distribution's packages when missing; otherwise say how.
+CHROMIUM := /usr/bin/chromium
+
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "make: the browser tests need $(CHROMIUM): sudo apt-get install chromium" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
+test: install chromium
 	$(BIN)/pytest --cov --cov-report=term
 
 # Break SPEC's promises on purpose (mutation/catalog.py): every mutant must be caught.

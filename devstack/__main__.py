@@ -1,8 +1,9 @@
 """Run the stack locally until Ctrl-C or SIGTERM stops it all.
 
 Embedded Postgres (unless DATABASE_URL is set), migrations, the identity
-service. Dev credentials are generated once into DATA_DIR and reused, so
-`identityctl` finds the operator token there without any set-up.
+service, the gateway and the org admin console. Dev credentials are
+generated once into DATA_DIR and reused, so `identityctl` finds the operator
+token there without any set-up.
 """
 
 from __future__ import annotations
@@ -60,17 +61,17 @@ def _wait_until_serving(address: str, child: subprocess.Popen[bytes]) -> None:
     sys.exit(f"identity service did not become ready within {_READY_TIMEOUT_SECONDS:.0f} s")
 
 
-def _wait_until_http(url: str, child: subprocess.Popen[bytes]) -> None:
+def _wait_until_http(name: str, url: str, child: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + _READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if child.poll() is not None:
-            sys.exit("gateway exited during start-up; see its log above")
+            sys.exit(f"{name} exited during start-up; see its log above")
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310 -- our own local URL
                 return
         except OSError:
             time.sleep(0.2)
-    sys.exit(f"gateway did not become ready within {_READY_TIMEOUT_SECONDS:.0f} s")
+    sys.exit(f"{name} did not become ready within {_READY_TIMEOUT_SECONDS:.0f} s")
 
 
 def _cli_hint(env: Mapping[str, str]) -> str:
@@ -80,6 +81,8 @@ def _cli_hint(env: Mapping[str, str]) -> str:
         exports.append(f"IDENTITY_ADDR={env['IDENTITY_ADDR']}")
     if env["SCIM_PUBLIC_URL"] != "http://127.0.0.1:8080":
         exports.append(f"SCIM_PUBLIC_URL={env['SCIM_PUBLIC_URL']}")
+    if env["CONSOLE_PUBLIC_URL"] != "http://127.0.0.1:8081":
+        exports.append(f"CONSOLE_PUBLIC_URL={env['CONSOLE_PUBLIC_URL']}")
     return f", after: export {' '.join(exports)}" if exports else ""
 
 
@@ -91,11 +94,15 @@ graphos-scim is running.
   identity service (gRPC): {env["IDENTITY_ADDR"]}
   operator token:          {data_dir / "operator-token"} (identityctl reads it)
   SCIM base URL of an org: {public}/scim/v2/<org>
+  org admin console:       {env["CONSOLE_PUBLIC_URL"]}
 
 Onboard an org and get a SCIM key (in another shell{_cli_hint(env)}):
   .venv/bin/identityctl org create acme --name "Acme" --admin-email admin@acme.example \\
       --admin-given-name Avery --admin-family-name Admin --sso-configured
   .venv/bin/identityctl key create acme --name "Okta SCIM key" --actor admin@acme.example
+
+Sign in to the console as that Org Admin (prints a one-time URL, valid 10 minutes):
+  .venv/bin/identityctl console-link acme --actor admin@acme.example
 
 Ctrl-C stops everything.
 """
@@ -116,6 +123,13 @@ def main() -> None:
     env.setdefault("GATEWAY_PORT", "8080")
     default_public = f"http://{env['GATEWAY_HOST']}:{env['GATEWAY_PORT']}"
     env["SCIM_PUBLIC_URL"] = env.get("SCIM_PUBLIC_URL", default_public).rstrip("/")
+    env.setdefault("CONSOLE_HOST", "127.0.0.1")
+    env.setdefault("CONSOLE_PORT", "8081")
+    console_default = f"http://{env['CONSOLE_HOST']}:{env['CONSOLE_PORT']}"
+    env["CONSOLE_PUBLIC_URL"] = env.get("CONSOLE_PUBLIC_URL", console_default).rstrip("/")
+    # Plain http on loopback: the session cookie cannot be Secure here.
+    env.setdefault("CONSOLE_DEV", "1")
+    env.setdefault("CONSOLE_SESSION_SECRET", _secret_file(data_dir / "console-session-secret"))
     # A person reads this terminal: plain text logs (LOG_FORMAT=json for lines
     # like production's), and no load balancer to wait for on the way out.
     env.setdefault("LOG_FORMAT", "text")
@@ -134,14 +148,18 @@ def main() -> None:
         children.append(_start("identity_svc", env))
         _wait_until_serving(env["IDENTITY_ADDR"], children[0])
         children.append(_start("gateway", env))
-        _wait_until_http(f"http://{env['GATEWAY_HOST']}:{env['GATEWAY_PORT']}/healthz", children[1])
+        gateway_url = f"http://{env['GATEWAY_HOST']}:{env['GATEWAY_PORT']}/healthz"
+        _wait_until_http("gateway", gateway_url, children[1])
+        children.append(_start("console", env))
+        console_url = f"http://{env['CONSOLE_HOST']}:{env['CONSOLE_PORT']}/healthz"
+        _wait_until_http("console", console_url, children[2])
         print(_banner(env, data_dir), flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for child in reversed(children):  # the gateway first: it depends on the other
+        for child in reversed(children):  # the console and gateway first: they need the service
             stop(child)
         if postgres is not None:
             postgres.cleanup()

@@ -19,6 +19,7 @@ import grpc
 
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
+from identityctl.console_links import add_console_link_command
 from identityctl.deprovisioning import add_deprovisioning_commands, brake_data, brake_text
 from identityctl.events import add_events_command
 from identityctl.keys import add_key_commands
@@ -298,6 +299,7 @@ def build_parser(stdout: TextIO, stderr: TextIO) -> _Parser:
     add_events_command(commands, common)
     add_deprovisioning_commands(commands, common)
     add_requests_command(commands, common)
+    add_console_link_command(commands, common)
     return parser
 
 

@@ -268,3 +268,10 @@ class IdentityClient:
             count=count,
         )
         return self._call(self._stub.ListRequests, request)
+
+    def create_console_link(self, org_id: str, admin_email: str) -> pb.CreateConsoleLinkResponse:
+        """A one-time console sign-in link for an Org Admin, issued by the operator."""
+        request = pb.CreateConsoleLinkRequest(
+            context=new_context(operator_actor()), org_id=org_id, admin_email=admin_email
+        )
+        return self._call(self._stub.CreateConsoleLink, request)

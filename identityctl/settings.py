@@ -10,6 +10,7 @@ from identity_api.client_tls import IdentityTls, TlsConfigError
 
 DEFAULT_ADDR = "127.0.0.1:50051"
 DEFAULT_SCIM_PUBLIC_URL = "http://127.0.0.1:8080"
+DEFAULT_CONSOLE_PUBLIC_URL = "http://127.0.0.1:8081"
 DEFAULT_DATA_DIR = ".data"
 
 CREDENTIAL_HINT = (
@@ -36,6 +37,8 @@ class Settings:
     operator_token: str
     scim_public_url: str
     tls: IdentityTls | None = None
+    # Where admins reach the console (the origin of `console-link` URLs).
+    console_public_url: str = DEFAULT_CONSOLE_PUBLIC_URL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -49,6 +52,7 @@ class Settings:
             operator_token=_operator_token(environ, required=not (tls and tls.cert_file)),
             scim_public_url=environ.get("SCIM_PUBLIC_URL") or DEFAULT_SCIM_PUBLIC_URL,
             tls=tls,
+            console_public_url=environ.get("CONSOLE_PUBLIC_URL") or DEFAULT_CONSOLE_PUBLIC_URL,
         )
 
     def scim_url(self, org_id: str) -> str:

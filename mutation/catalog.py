@@ -518,4 +518,43 @@ MUTANTS: tuple[Mutant, ...] = (
         tests=("tests/identity_svc/test_member_names.py",),
         why="a whitespace-only givenName or familyName is stored as the member's name",
     ),
+    # --- The org admin console: Org Admins of their own org only (SPEC §11) --
+    Mutant(
+        name="console-link-reusable",
+        path="identity_svc/db/console_links.py",
+        find="AND token_sha256 = $2 AND used IS NULL AND expires",
+        replace="AND token_sha256 = $2 AND expires",
+        tests=("tests/identity_svc/test_console_links.py", "tests/console/test_security.py"),
+        why="a one-time console sign-in link signs in again and again",
+    ),
+    Mutant(
+        name="console-csrf-unchecked",
+        path="console/sessions.py",
+        find="    return hmac.compare_digest(sent.encode(), session.csrf.encode())",
+        replace="    return True",
+        tests=("tests/console/test_security.py",),
+        why="a form posted from another site changes the org for a signed-in admin",
+    ),
+    Mutant(
+        name="console-proxy-trusts-any-peer",
+        path="console/sessions.py",
+        find=(
+            "    if not any(peer in network for network in settings.trusted_proxies):\n"
+            "        return False\n"
+        ),
+        replace="",
+        tests=("tests/console/test_security.py",),
+        why="X-Forwarded-Email counts from any address that has the secret",
+    ),
+    Mutant(
+        name="console-gate-asks-as-operator",
+        path="console/auth.py",
+        find="ask = pb.ListRoleRulesRequest(context=as_admin(session.email), org_id=org)",
+        replace=(
+            "ask = pb.ListRoleRulesRequest("
+            "context=pb.RequestContext(actor=pb.Actor(operator=True)), org_id=org)"
+        ),
+        tests=("tests/console/test_security.py",),
+        why="the console checks nobody: any signed-in email sees every org",
+    ),
 )

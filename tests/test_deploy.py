@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
+import console.__main__ as console_main
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 IMAGE = "graphos-scim"  # the image name the manifests use (kustomize rewrites it)
@@ -30,6 +32,8 @@ SETTINGS = (
     ROOT / "gateway" / "settings.py",
     ROOT / "identity_svc" / "settings.py",
     ROOT / "identity_api" / "client_tls.py",
+    ROOT / "console" / "settings.py",
+    ROOT / "identityctl" / "settings.py",  # the console reaches the service as identityctl does
 )
 PROCESS_ENV = {"HOME", "TMPDIR"}
 
@@ -252,7 +256,8 @@ def test_variables_we_set_are_ones_the_services_read():
     names = set(config())
     for _, spec in pod_specs(DEPLOY):
         for c in spec.get("initContainers", []) + spec["containers"]:
-            if c["name"] != "postgres":
+            # Ours (patches name no image), not postgres or the console proxy.
+            if c.get("image", IMAGE) == IMAGE:
                 names |= {e["name"] for e in c.get("env", [])}
     names -= PROCESS_ENV | {"DATABASE_URL"}  # read by the migration step and the service
     unknown = sorted(n for n in names if f'"{n}"' not in read)
@@ -262,9 +267,13 @@ def test_variables_we_set_are_ones_the_services_read():
 def test_grace_period_covers_shutdown_delay_and_drain():
     cfg = config()
     delay = float(cfg["SHUTDOWN_DELAY_SECONDS"])
-    drains = {"gateway": "GATEWAY_DRAIN_SECONDS", "identity-svc": "IDENTITY_DRAIN_SECONDS"}
+    drains = {
+        "gateway": delay + float(cfg["GATEWAY_DRAIN_SECONDS"]),
+        "identity-svc": delay + float(cfg["IDENTITY_DRAIN_SECONDS"]),
+        "console": console_main.DRAIN_SECONDS,  # no readiness delay: no load balancer waits
+    }
     for name, spec in pod_specs(DEPLOY / "base"):
-        assert spec["terminationGracePeriodSeconds"] > delay + float(cfg[drains[name]]), name
+        assert spec["terminationGracePeriodSeconds"] > drains[name], name
 
 
 def test_probes_follow_the_runtime_contract():
@@ -316,15 +325,24 @@ def test_mtls_certificates_chain_and_are_mounted():
         for v in spec["volumes"]
         if "secret" in v
     }
-    assert mounted == {"identity-svc-tls", "gateway-client-tls"}
+    assert mounted == {"identity-svc-tls", "gateway-client-tls", "console-client-tls"}
     assert mounted <= {c["spec"]["secretName"] for c in certificates.values()}
-    services = shlex.split(
-        next(
-            e["value"]
-            for _, spec in pod_specs(folder)
-            for c in spec["containers"]
-            for e in c.get("env", [])
-            if e["name"] == "IDENTITY_MTLS_SERVICES"
-        ).replace(",", " ")
+
+    def names(variable: str) -> list[str]:
+        return shlex.split(
+            next(
+                e["value"]
+                for _, spec in pod_specs(folder)
+                for c in spec["containers"]
+                for e in c.get("env", [])
+                if e["name"] == variable
+            ).replace(",", " ")
+        )
+
+    assert certificates["gateway-client-tls"]["spec"]["commonName"] in names(
+        "IDENTITY_MTLS_SERVICES"
     )
-    assert certificates["gateway-client-tls"]["spec"]["commonName"] in services
+    # The console calls OrgAdmin: its certificate names an operator.
+    assert certificates["console-client-tls"]["spec"]["commonName"] in names(
+        "IDENTITY_MTLS_OPERATORS"
+    )

@@ -124,12 +124,12 @@ def _postgres_running_in(data_dir: Path) -> bool:
 def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
     # Under /tmp: as root, pgserver opens up every parent folder of its data dir.
     data_dir = Path(tempfile.mkdtemp(prefix="graphos-scim-stack-"))
-    port, http_port = free_port(), free_port()
+    port, http_port, console_port = free_port(), free_port(), free_port()
     env = {
         **{
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("DATABASE_URL", "IDENTITY_", "GATEWAY_"))
+            if not k.startswith(("DATABASE_URL", "IDENTITY_", "GATEWAY_", "CONSOLE_"))
         },
         "DATA_DIR": str(data_dir),
         "IDENTITY_PORT": str(port),
@@ -137,6 +137,7 @@ def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
         "IDENTITY_METRICS_PORT": "0",
         "GATEWAY_PORT": str(http_port),
         "SCIM_PUBLIC_URL": "https://scim.example.test",
+        "CONSOLE_PORT": str(console_port),
     }
     with _start("devstack", env) as process:
         try:
@@ -179,6 +180,16 @@ def test_make_run_stack_onboards_an_org_and_stops_everything() -> None:
             assert listed["totalResults"] == 1
             assert listed["Resources"][0]["name"]["givenName"] == "Avery"
             assert oct((data_dir / "operator-token").stat().st_mode & 0o777) == "0o600"
+            # The console runs too, and the banner's console-link command signs in to it.
+            assert f"http://127.0.0.1:{console_port}" in banner
+            assert "identityctl console-link acme --actor admin@acme.example" in banner
+            cli_env["CONSOLE_PUBLIC_URL"] = f"http://127.0.0.1:{console_port}"
+            link = _identityctl(
+                cli_env, "console-link", "acme", "--actor", "admin@acme.test", "--json"
+            )
+            assert link.returncode == 0, link.stderr
+            with urllib.request.urlopen(json.loads(link.stdout)["url"], timeout=10) as page:  # noqa: S310
+                assert "Sign in to the console" in page.read().decode()
         finally:
             exit_code = _stop(process, signal.SIGINT)  # what Ctrl-C sends
     assert exit_code == 0

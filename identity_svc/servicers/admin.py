@@ -12,8 +12,17 @@ from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
 from identity_svc.domain.brake import BrakeSettings
-from identity_svc.servicers.context import writer
-from identity_svc.services import brake, deleted_users, keys, orgs, request_log, roles, users
+from identity_svc.servicers.context import request_id, writer
+from identity_svc.services import (
+    brake,
+    console_links,
+    deleted_users,
+    keys,
+    orgs,
+    request_log,
+    roles,
+    users,
+)
 
 if TYPE_CHECKING:
     Ctx = grpc.aio.ServicerContext[Any, Any]
@@ -213,3 +222,17 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
         actor = writer(request.context, context).actor
         stats = await request_log.request_stats(self._pool, actor, request.org_id)
         return convert.request_stats_to_proto(stats)
+
+    async def CreateConsoleLink(
+        self, request: pb.CreateConsoleLinkRequest, context: Ctx
+    ) -> pb.CreateConsoleLinkResponse:
+        token, expires = await console_links.create_link(
+            self._pool, writer(request.context, context), request.org_id, request.admin_email
+        )
+        return pb.CreateConsoleLinkResponse(token=token, expires=convert.timestamp(expires))
+
+    async def RedeemConsoleLink(
+        self, request: pb.RedeemConsoleLinkRequest, context: Ctx
+    ) -> pb.RedeemConsoleLinkResponse:
+        link = await console_links.redeem_link(self._pool, request.token, request_id(context))
+        return pb.RedeemConsoleLinkResponse(org_id=link.org_id, admin_email=link.admin_email)
