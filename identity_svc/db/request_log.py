@@ -45,37 +45,42 @@ FROM unnest(
 JOIN orgs o ON o.org_id = e.org_id
 """
 
-# The filters are fixed conditions that an empty parameter switches off, so
-# the statement stays literal. One filter also leads, written plainly so that
-# even a generic plan can walk its index (org_id, <filter>, time, id) newest
-# first; the rest are checked on the rows it yields.
-_PAGE = f"""
-SELECT {_COLUMNS}
+# A page's statement holds exactly the filters the query gives, each a fixed
+# fragment with its value as a parameter: the planner then sees plain
+# conditions it can walk an index for (org_id, <filter>, time, id) newest first,
+# in custom and generic plans alike, never an "empty means any" OR that hides
+# which index applies. Five filters make at most 32 statements.
+_PAGE = """
+SELECT {columns}
 FROM request_log
-WHERE org_id = $1
-  AND {{lead}}
-  AND ($2 = '' OR ($2 = 'failure') = (status >= {FAILURE_STATUS}))
-  AND ($3 = '' OR method = $3)
-  AND ($4 = '' OR resource = $4)
-  AND ($5 = '' OR idp = $5)
-  AND ($6::timestamptz IS NULL OR (time, id) < ($6, $7))
+WHERE org_id = $1{conditions}
 ORDER BY time DESC, id DESC
-LIMIT $8
+LIMIT {limit}
 """
-_PAGES = {
-    "failure": _PAGE.format(lead=f"status >= {FAILURE_STATUS}"),
-    "method": _PAGE.format(lead="method = $3"),
-    "resource": _PAGE.format(lead="resource = $4"),
-    "idp": _PAGE.format(lead="idp = $5"),
-    "": _PAGE.format(lead="TRUE"),
-}
+
+_OUTCOMES = {"failure": f"status >= {FAILURE_STATUS}", "success": f"status < {FAILURE_STATUS}"}
 
 
-def _lead(query: RequestQuery) -> str:
-    """The filter whose index a page walks: failures are rarest, then the rest in turn."""
-    if query.outcome == "failure":
-        return "failure"
-    return next((f for f in ("method", "resource", "idp") if getattr(query, f)), "")
+def page_statement(query: RequestQuery, limit: int) -> tuple[str, list[object]]:
+    """The statement of one page of `query` and its arguments."""
+    args: list[object] = [query.org_id]
+
+    def param(value: object) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    conditions = []
+    if query.outcome:
+        conditions.append(_OUTCOMES[query.outcome])
+    for column in ("method", "resource", "idp"):
+        if value := getattr(query, column):
+            conditions.append(f"{column} = {param(value)}")
+    if query.before is not None:
+        before_time, before_id = query.before
+        conditions.append(f"(time, id) < ({param(before_time)}, {param(before_id)})")
+    where = "".join(f"\n  AND {c}" for c in conditions)
+    statement = _PAGE.format(columns=_COLUMNS, conditions=where, limit=param(limit))
+    return statement, args
 
 
 _SELECT_LAST_SUCCESS = f"""
@@ -183,18 +188,8 @@ class RequestLogRepository:
 
     async def page(self, query: RequestQuery, limit: int) -> list[RequestEntry]:
         """At most `limit` entries matching `query`, newest first."""
-        before_time, before_id = query.before or (None, 0)
-        rows = await self._conn.fetch(
-            _PAGES[_lead(query)],
-            query.org_id,
-            query.outcome,
-            query.method,
-            query.resource,
-            query.idp,
-            before_time,
-            before_id,
-            limit,
-        )
+        statement, args = page_statement(query, limit)
+        rows = await self._conn.fetch(statement, *args)
         return [_entry(r) for r in rows]
 
     async def stats(self, org_id: str) -> RequestStats:
