@@ -22,6 +22,7 @@ from gateway.client_address import client_address
 from gateway.keys import AUTH_LIMITER, IDENTITY, KEY_CACHE, RATE_LIMITER, SETTINGS
 from gateway.metrics import METRICS
 from gateway.responses import REQUEST_ID, Handler
+from identity_api.scim_tokens import parse_token
 from identity_api.v1 import identity_pb2 as pb
 
 KEY_ID = web.RequestKey("scim_key_id", str)
@@ -35,15 +36,13 @@ def _bearer(request: web.Request) -> str:
 
 
 def presented_key_id(token: str) -> str | None:
-    """The key id a token names, if it has the shape `<prefix>_<key id>_<secret>` (SPEC §5).
+    """The key id a well-formed token names (identity_api/scim_tokens.py), else None.
 
     The identity service alone decides validity; this only picks the token's
     failed-auth bucket, so a misreading can cost a bucket, never grant access.
     """
-    parts = token.split("_", 2)
-    if len(parts) != 3 or not parts[1] or not parts[2]:
-        return None
-    return parts[1]
+    parsed = parse_token(token)
+    return parsed[0] if parsed else None
 
 
 async def _verified_key(request: web.Request, org_id: str, token: str) -> str:
@@ -68,6 +67,7 @@ async def _verified_key(request: web.Request, org_id: str, token: str) -> str:
     if not verdict.valid:
         limiter.failed(address, presented)
         raise errors.Unauthorized("the bearer token is not a valid key for this org")
+    limiter.succeeded(verdict.key.id)
     cache.put(org_id, digest, verdict.key.id, _expires_in(verdict.key))
     return str(verdict.key.id)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import asyncpg
 
+from identity_api.scim_tokens import new_token, parse_token
 from identity_svc.db.keys import KeysRepository
 from identity_svc.db.orgs import OrgsRepository
 from identity_svc.domain.errors import FailedPrecondition, InvalidValue
@@ -25,7 +25,6 @@ from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 if TYPE_CHECKING:
     from identity_svc.db.pool import Connection
 
-TOKEN_PREFIX = "gscim"  # noqa: S105 -- a public marker, not a secret
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
 # Far enough for any rotation policy, near enough that no date overflows.
 MAX_LIFETIME = timedelta(days=3650)
@@ -33,15 +32,6 @@ MAX_LIFETIME = timedelta(days=3650)
 
 def _hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
-
-
-def parse_token(token: str) -> tuple[str, str] | None:
-    """(key id, secret) of a well-formed token, else None."""
-    prefix, _, rest = token.partition("_")
-    key_id, _, secret = rest.partition("_")
-    if prefix != TOKEN_PREFIX or not key_id or not secret:
-        return None
-    return key_id, secret
 
 
 def _lifetime(expires_in_seconds: int) -> timedelta | None:
@@ -60,8 +50,7 @@ async def create_key(
     if not name.strip():
         raise FailedPrecondition("a SCIM key needs a descriptive name")
     lifetime = _lifetime(expires_in_seconds)
-    key_id = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
+    key_id, secret, token = new_token()
 
     async def work(uow: UnitOfWork) -> ScimKey:
         org = await OrgsRepository(uow.conn).get(org_id)
@@ -80,7 +69,7 @@ async def create_key(
         return key
 
     key = await run_write(pool, context, work)
-    return key, f"{TOKEN_PREFIX}_{key_id}_{secret}"
+    return key, token
 
 
 async def list_keys(pool: asyncpg.Pool, org_id: str, actor: Actor) -> list[ScimKey]:

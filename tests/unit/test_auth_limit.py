@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.auth import presented_key_id
-from gateway.auth_limit import FailedAuthLimiter
+from gateway.auth_limit import ADDRESS_FACTOR, FailedAuthLimiter
 
 
 class Clock:
@@ -63,14 +63,34 @@ def test_a_token_without_a_key_id_counts_for_its_address_alone():
 
 
 def test_memory_is_bounded_by_forgetting_the_least_recently_failed():
-    limiter = FailedAuthLimiter(1, 60.0, Clock(), max_buckets=3)
+    # Each failure counts in two buckets: its key id's and its address's.
+    limiter = FailedAuthLimiter(1, 60.0, Clock(), max_buckets=6)
     for address in ("a", "b", "c"):
         limiter.failed(address, None)
     limiter.failed("a", None)  # a failed again: b is now the oldest
     limiter.failed("d", None)
-    assert len(limiter) == 3
+    assert len(limiter) == 6
     assert limiter.retry_after("b", None) is None
     assert all(limiter.retry_after(x, None) is not None for x in ("a", "c", "d"))
+
+
+def test_inventing_key_ids_is_bounded_per_address():
+    limiter = FailedAuthLimiter(2, 60.0, Clock())
+    for n in range(2 * ADDRESS_FACTOR):
+        _fail(limiter, 1, "10.0.0.1", f"{n:016x}")
+    assert limiter.retry_after("10.0.0.1", f"{99:016x}") is not None
+    assert limiter.retry_after("10.0.0.2", f"{99:016x}") is None
+
+
+def test_a_key_this_gateway_verified_is_judged_by_its_own_bucket_alone():
+    limiter = FailedAuthLimiter(2, 60.0, Clock())
+    real = "00000000000000ff"
+    limiter.succeeded(real)
+    for n in range(2 * ADDRESS_FACTOR):
+        limiter.failed("10.0.0.1", f"{n:016x}")
+    assert limiter.retry_after("10.0.0.1", real) is None
+    _fail(limiter, 2, "10.0.0.1", real)  # its own budget still holds
+    assert limiter.retry_after("10.0.0.1", real) is not None
 
 
 def test_an_expired_window_is_forgotten():
@@ -85,10 +105,14 @@ def test_an_expired_window_is_forgotten():
 @pytest.mark.parametrize(
     ("token", "key_id"),
     [
-        ("gscim_0123abcd_s3cr_et", "0123abcd"),
-        ("gscim_0123abcd_", None),
+        ("gscim_0123456789abcdef_s3cr_et", "0123456789abcdef"),
+        ("gscim_0123456789abcdef_", None),
         ("gscim__secret", None),
-        ("gscim_0123abcd", None),
+        ("gscim_0123456789abcdef", None),
+        # Only a real key id's shape opens a bucket of its own (bounded memory).
+        ("gscim_" + "a" * 8000 + "_secret", None),
+        ("gscim_0123456789ABCDEF_secret", None),
+        ("other_0123456789abcdef_secret", None),
         ("not-a-key", None),
     ],
 )
