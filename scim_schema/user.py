@@ -295,6 +295,11 @@ ENTERPRISE_USER = Schema(
 )
 
 USER_SCHEMAS: tuple[Schema, ...] = (CORE_USER, ENTERPRISE_USER)
+# The top-level attributes with an expression index on their document path,
+# whose values the write path bounds like any other indexed value.
+DOCUMENT_INDEXED = tuple(
+    a.name for a in CORE_USER.attributes if isinstance(a.storage, DocumentIndex)
+)
 # The multi-valued attributes kept as user_values rows (filters, the write path).
 VALUE_ROW_ATTRIBUTES = tuple(
     a.name for a in CORE_USER.attributes if isinstance(a.storage, ValueRows)

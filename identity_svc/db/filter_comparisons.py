@@ -134,7 +134,7 @@ def _like(col: Column, op: Op, value: object, params: SqlParams) -> str:
     return f"{lhs.format(col.sql)} LIKE {rhs.format(placeholder)}"
 
 
-def _uuidcompare(col: Column, op: Op, value: object, params: SqlParams) -> str:
+def _uuid_compare(col: Column, op: Op, value: object, params: SqlParams) -> str:
     if op not in (pb.EQ, pb.NE):
         lhs, rhs = _TEXT_FORMS[Kind.UUID]
         placeholder = params.add(_string(col, value))
@@ -146,6 +146,14 @@ def _uuidcompare(col: Column, op: Op, value: object, params: SqlParams) -> str:
 
 
 def compare(col: Column, op: Op, value: object, params: SqlParams) -> str:
+    condition = _condition(col, op, value, params)
+    # `ne` and absence must still match the values the guard leaves out.
+    if col.guard and op not in (pb.NE, pb.PR) and value is not None:
+        return f"({col.guard} AND {condition})"
+    return condition
+
+
+def _condition(col: Column, op: Op, value: object, params: SqlParams) -> str:
     if op not in _OPS_BY_KIND[col.kind]:
         raise InvalidFilter(f"{col.name}: '{op_name(op)}' does not apply to a {col.kind.value}")
     if op == pb.PR:
@@ -157,7 +165,7 @@ def compare(col: Column, op: Op, value: object, params: SqlParams) -> str:
     if op in _LIKE:
         return _like(col, op, value, params)
     if col.kind is Kind.UUID:
-        return _uuidcompare(col, op, value, params)
+        return _uuid_compare(col, op, value, params)
     placeholder = params.add(_CONVERT[col.kind](col, value))
     lhs, rhs = _TEXT_FORMS.get(col.kind, ("{}", "{}"))
     return f"{lhs.format(col.sql)} {_BINARY[op]} {rhs.format(placeholder)}"

@@ -20,6 +20,7 @@ from scim_schema.urns import CORE_USER as CORE_USER_SCHEMA
 from scim_schema.user import (
     COMMON_ATTRIBUTES,
     CORE_USER,
+    DOCUMENT_INDEXED,
     EXTENSION_SCHEMAS,
     VALUE_ROW_ATTRIBUTES,
 )
@@ -108,6 +109,8 @@ def derive_user_fields(document: dict[str, Any]) -> UserFields:
     for value in values:
         indexable(f"{value.attribute}.value", value.value)
         indexable(f"{value.attribute}.type", value.type)
+    for attribute in DOCUMENT_INDEXED:
+        indexable(attribute, _text(document.get(attribute)))
     return UserFields(
         user_name=indexable("userName", document["userName"]) or "",
         external_id=indexable("externalId", _text(document.get("externalId"))),

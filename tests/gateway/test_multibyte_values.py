@@ -78,6 +78,8 @@ CASES = [
         lambda v: _path("name.familyName", v),
     ),
     Case("displayName", "Users", lambda v: _user(displayName=v), lambda v: _path("displayName", v)),
+    # Declared DocumentIndex: an expression index, so bounded like a column.
+    Case("title", "Users", lambda v: _user(title=v), lambda v: _path("title", v)),
     Case("externalId", "Users", lambda v: _user(externalId=v), lambda v: _path("externalId", v)),
     Case(
         "displayName",

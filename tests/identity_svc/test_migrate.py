@@ -116,3 +116,24 @@ async def test_timestamps_are_stored_as_they_are_returned(postgres_dsn: str) -> 
         admin = await asyncpg.connect(postgres_dsn)
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_titles_stored_before_they_were_bounded_do_not_stop_the_title_index(
+    postgres_dsn: str,
+) -> None:
+    # A title that cannot fit an index entry was accepted before 0010: the
+    # partial index leaves it out instead of failing the migration.
+    conn, name = await _database_before(postgres_dsn, "0010")
+    try:
+        await conn.execute("INSERT INTO orgs (org_id, name) VALUES ('old', 'Old')")
+        await conn.execute(
+            "INSERT INTO users (org_id, id, user_name, document) VALUES"
+            " ('old', gen_random_uuid(), 'u@old.test', jsonb_build_object('title', $1::text))",
+            "".join(chr(0x4E00 + i % 2000) for i in range(3000)),  # 9,000 bytes
+        )
+        assert await migrate(conn) == ["0010_title_index"]
+    finally:
+        await conn.close()
+        admin = await asyncpg.connect(postgres_dsn)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.close()

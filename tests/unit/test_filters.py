@@ -369,8 +369,8 @@ def test_bad_value_paths_are_invalid(expr):
 
 
 def test_negation_coalesces_so_absent_attributes_do_not_match():
-    assert users(not_(cmp("title", pb.EQ, "x")))[0] == (
-        "NOT COALESCE(lower((u.document->>'title')) = lower($2), false)"
+    assert users(not_(cmp("nickName", pb.EQ, "x")))[0] == (
+        "NOT COALESCE(lower((u.document->>'nickName')) = lower($2), false)"
     )
 
 
