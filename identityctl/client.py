@@ -200,19 +200,29 @@ class IdentityClient:
         return self._call(self._directory.GetMember, request)
 
     def get_deprovisioning_brake(self, org_id: str) -> pb.DeprovisioningBrake:
-        request = pb.GetDeprovisioningBrakeRequest(org_id=org_id)
+        request = pb.GetDeprovisioningBrakeRequest(
+            org_id=org_id, context=new_context(operator_actor())
+        )
         return self._call(self._stub.GetDeprovisioningBrake, request)
 
     def set_deprovisioning_brake(
-        self, brake: pb.DeprovisioningBrake, actor_email: str
+        self,
+        org_id: str,
+        actor_email: str,
+        *,
+        enabled: bool | None = None,
+        floor: int | None = None,
+        share_percent: float | None = None,
+        window_seconds: int | None = None,
     ) -> pb.DeprovisioningBrake:
+        """Change the settings given; the others keep their values."""
         request = pb.SetDeprovisioningBrakeRequest(
             context=new_context(admin_actor(actor_email)),
-            org_id=brake.org_id,
-            enabled=brake.enabled,
-            floor=brake.floor,
-            share_percent=brake.share_percent,
-            window_seconds=brake.window_seconds,
+            org_id=org_id,
+            enabled=enabled,
+            floor=floor,
+            share_percent=share_percent,
+            window_seconds=window_seconds,
         )
         return self._call(self._stub.SetDeprovisioningBrake, request)
 

@@ -75,16 +75,14 @@ def show(client: IdentityClient, args: argparse.Namespace, settings: Settings) -
 
 
 def configure(client: IdentityClient, args: argparse.Namespace, settings: Settings) -> Output:
-    brake = client.get_deprovisioning_brake(args.org)
-    if args.enabled is not None:
-        brake.enabled = args.enabled
-    if args.floor is not None:
-        brake.floor = args.floor
-    if args.share is not None:
-        brake.share_percent = args.share
-    if args.window is not None:
-        brake.window_seconds = args.window
-    updated = client.set_deprovisioning_brake(brake, args.actor)
+    updated = client.set_deprovisioning_brake(
+        args.org,
+        args.actor,
+        enabled=args.enabled,
+        floor=args.floor,
+        share_percent=args.share,
+        window_seconds=args.window,
+    )
     return _output(updated, f"Org {args.org}: deprovisioning brake set")
 
 

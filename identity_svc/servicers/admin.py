@@ -11,7 +11,6 @@ import grpc
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identity_svc import convert
-from identity_svc.domain.brake import BrakeSettings
 from identity_svc.servicers.context import request_id, writer
 from identity_svc.services import (
     brake,
@@ -146,20 +145,24 @@ class OrgAdminServicer(pb_grpc.OrgAdminServicer):
     async def GetDeprovisioningBrake(
         self, request: pb.GetDeprovisioningBrakeRequest, context: Ctx
     ) -> pb.DeprovisioningBrake:
-        status = await brake.brake_status(self._pool, request.org_id)
+        actor = writer(request.context, context).actor
+        status = await brake.brake_status(self._pool, request.org_id, actor)
         return convert.brake_to_proto(request.org_id, status)
 
     async def SetDeprovisioningBrake(
         self, request: pb.SetDeprovisioningBrakeRequest, context: Ctx
     ) -> pb.DeprovisioningBrake:
-        settings = BrakeSettings(
-            enabled=request.enabled,
-            floor=request.floor,
-            share_percent=request.share_percent,
-            window=timedelta(seconds=request.window_seconds),
-        )
+        changes: brake.BrakeChanges = {}
+        if request.HasField("enabled"):
+            changes["enabled"] = request.enabled
+        if request.HasField("floor"):
+            changes["floor"] = request.floor
+        if request.HasField("share_percent"):
+            changes["share_percent"] = request.share_percent
+        if request.HasField("window_seconds"):
+            changes["window"] = timedelta(seconds=request.window_seconds)
         status = await brake.configure_brake(
-            self._pool, writer(request.context, context), request.org_id, settings
+            self._pool, writer(request.context, context), request.org_id, changes
         )
         return convert.brake_to_proto(request.org_id, status)
 

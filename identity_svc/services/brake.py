@@ -11,15 +11,15 @@ Settings and release are for the operator or an Org Admin of the org.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from identity_svc.db.brake import BrakesRepository
 from identity_svc.db.orgs import OrgsRepository
 from identity_svc.domain.brake import RETRY_AFTER_SECONDS, BrakeSettings, BrakeState, admit
 from identity_svc.domain.errors import DeprovisioningPaused, InvalidValue
-from identity_svc.domain.models import WriteContext
+from identity_svc.domain.models import Actor, WriteContext
 from identity_svc.services.roles import require_org_admin
 from identity_svc.services.transactions import UnitOfWork, run_read, run_write
 
@@ -36,6 +36,9 @@ _RELEASE_HINT = (
 )
 
 MAX_WINDOW = timedelta(days=1)
+
+# BrakeSettings fields to change, by name (enabled, floor, share_percent, window).
+BrakeChanges = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -132,9 +135,10 @@ async def run_guarded_write(
         raise
 
 
-async def brake_status(pool: asyncpg.Pool, org_id: str) -> BrakeStatus:
+async def brake_status(pool: asyncpg.Pool, org_id: str, actor: Actor) -> BrakeStatus:
     async def work(conn: Connection) -> BrakeStatus:
         await OrgsRepository(conn).get(org_id)  # NotFound for an unknown org
+        await require_org_admin(conn, org_id, actor)
         brakes = BrakesRepository(conn)
         state, now = await brakes.get(org_id)
         active = await brakes.active_members(org_id)
@@ -156,14 +160,18 @@ def _check(settings: BrakeSettings) -> None:
 
 
 async def configure_brake(
-    pool: asyncpg.Pool, context: WriteContext, org_id: str, settings: BrakeSettings
+    pool: asyncpg.Pool, context: WriteContext, org_id: str, changes: BrakeChanges
 ) -> BrakeStatus:
-    _check(settings)
+    """Change the settings `changes` names; the others keep their values."""
 
     async def work(uow: UnitOfWork) -> None:
         await OrgsRepository(uow.conn).get(org_id)
         await require_org_admin(uow.conn, org_id, context.actor)
-        await BrakesRepository(uow.conn).configure(org_id, settings)
+        brakes = BrakesRepository(uow.conn)
+        state, _ = await brakes.lock(org_id)
+        settings = replace(state.settings, **changes)
+        _check(settings)
+        await brakes.configure(org_id, settings)
         data = {
             "enabled": settings.enabled,
             "floor": settings.floor,
@@ -173,7 +181,7 @@ async def configure_brake(
         uow.record(org_id, "org.deprovisioning_brake_set", "Org", org_id, data)
 
     await run_write(pool, context, work)
-    return await brake_status(pool, org_id)
+    return await brake_status(pool, org_id, context.actor)
 
 
 async def release_brake(
@@ -203,4 +211,4 @@ async def release_brake(
         uow.record(org_id, "org.deprovisioning_released", "Org", org_id, data)
 
     await run_write(pool, context, work)
-    return await brake_status(pool, org_id)
+    return await brake_status(pool, org_id, context.actor)

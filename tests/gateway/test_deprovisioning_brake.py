@@ -66,6 +66,12 @@ async def _users(http: Any, tenant: Tenant, count: int, prefix: str = "m") -> li
     return ids
 
 
+async def _get_brake(admin: Any, org: str, context: pb.RequestContext = AS_ADMIN) -> Any:
+    return await admin.GetDeprovisioningBrake(
+        pb.GetDeprovisioningBrakeRequest(org_id=org, context=context)
+    )
+
+
 def _deactivate(http: Any, tenant: Tenant, user_id: str) -> Any:
     body = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
     return http.patch(f"{tenant.base}/Users/{user_id}", json=body, headers=tenant.headers())
@@ -113,7 +119,9 @@ async def test_a_burst_from_two_replicas_is_admitted_exactly_up_to_the_budget(
     still_active = [u for u in users if await _active(one, tenant, u)]
     assert len(still_active) == len(users) - FLOOR
 
-    brake = await admin.GetDeprovisioningBrake(pb.GetDeprovisioningBrakeRequest(org_id=tenant.org))
+    brake = await admin.GetDeprovisioningBrake(
+        pb.GetDeprovisioningBrakeRequest(org_id=tenant.org, context=AS_ADMIN)
+    )
     assert brake.HasField("tripped_at")
     assert brake.in_window == FLOOR
     types = await _event_types(operator_channel, tenant.org)
@@ -250,9 +258,34 @@ async def test_settings_and_release_need_an_org_admin(admin, tenant):
         admin.ReleaseDeprovisioningBrake(
             pb.ReleaseDeprovisioningBrakeRequest(context=outsider, org_id=tenant.org)
         ),
+        _get_brake(admin, tenant.org, outsider),
     ):
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await call
         assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
-    brake = await admin.GetDeprovisioningBrake(pb.GetDeprovisioningBrakeRequest(org_id=tenant.org))
+    brake = await admin.GetDeprovisioningBrake(
+        pb.GetDeprovisioningBrakeRequest(org_id=tenant.org, context=AS_ADMIN)
+    )
     assert (brake.enabled, brake.floor, brake.window_seconds) == (True, 25, 900)
+
+
+async def test_a_setting_left_out_keeps_its_value(admin, tenant):
+    # proto3 would read an omitted `enabled` as false: a partial update must not
+    # turn the brake off.
+    await admin.SetDeprovisioningBrake(
+        pb.SetDeprovisioningBrakeRequest(context=AS_ADMIN, org_id=tenant.org, floor=7)
+    )
+    brake = await _get_brake(admin, tenant.org)
+    assert (brake.enabled, brake.floor, brake.share_percent) == (True, 7, 10.0)
+
+
+async def test_deleting_an_already_deactivated_member_is_not_counted_again(http, tenant, admin):
+    await _brake(admin, tenant.org, floor=2)
+    first, second = await _users(http, tenant, 2)
+    for user in (first, second):
+        assert (await _deactivate(http, tenant, user)).status == 200
+    # Entra's way: disabled first, deleted later; the deletions take no one's access.
+    for user in (first, second):
+        response = await http.delete(f"{tenant.base}/Users/{user}", headers=tenant.headers())
+        assert response.status == 204
+    assert (await _get_brake(admin, tenant.org)).in_window == 2

@@ -233,7 +233,7 @@ async def test_the_list_is_newest_first_in_bounded_pages(prov, admin, org):
 async def test_a_delete_the_brake_refuses_keeps_no_copy(prov, admin, org):
     await admin.SetDeprovisioningBrake(
         pb.SetDeprovisioningBrakeRequest(
-            context=ADMIN_CONTEXT, org_id=org, enabled=True, floor=0, window_seconds=900
+            context=ADMIN_CONTEXT, org_id=org, floor=0, share_percent=0
         )
     )
     user = await new_user(prov, org, "ada@x.test")
