@@ -110,7 +110,7 @@ async def test_a_failure_keeps_the_scim_error_and_the_body_without_the_password(
         "bob@acme.test",
         password="hunter2-secret",
         name={"givenName": "Bob"},
-        title=long_name,
+        nickName=long_name,
     )
     assert again.status == 409
     error = await again.json(content_type="application/scim+json")
@@ -121,7 +121,7 @@ async def test_a_failure_keeps_the_scim_error_and_the_body_without_the_password(
     assert failed.error_detail == error["detail"]
     assert '"password":"****"' in failed.masked_body
     assert '"givenName":"Bob"' in failed.masked_body
-    assert f'"title":"{long_name}"' in failed.masked_body
+    assert f'"nickName":"{long_name}"' in failed.masked_body
     assert "hunter2" not in failed.masked_body
 
 
