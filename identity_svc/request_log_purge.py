@@ -8,22 +8,16 @@ left is taken by the next pass, so passes may overlap and repeat safely.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from identity_svc.db.request_log import RequestLogRepository
-
-log = logging.getLogger(__name__)
+from identity_svc.periodic import Periodic
 
 PURGE_EVERY_SECONDS = 300.0
 # Entries deleted per statement.
 BATCH = 5000
-
-_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 async def purge_org(
@@ -41,7 +35,7 @@ async def purge_org(
     return deleted
 
 
-class RequestLogPurger:
+class RequestLogPurger(Periodic):
     """Purges every org's request log on a timer, in the background."""
 
     def __init__(
@@ -51,22 +45,10 @@ class RequestLogPurger:
         max_per_org: int,
         every_seconds: float = PURGE_EVERY_SECONDS,
     ) -> None:
+        super().__init__("request-log purge", every_seconds, self.purge_once)
         self._pool = pool
         self._retention = retention
         self._max_per_org = max_per_org
-        self._every_seconds = every_seconds
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="request-log-purge")
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def purge_once(self) -> int:
         """One pass over every org; how many entries it deleted."""
@@ -77,16 +59,3 @@ class RequestLogPurger:
         for org_id in org_ids:
             deleted += await purge_org(self._pool, org_id, older_than, self._max_per_org)
         return deleted
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                deleted = await self.purge_once()
-                if deleted:
-                    log.info("request log: purged %d entries", deleted)
-            except _DB_ERRORS as exc:
-                log.warning("request log: purge failed, retrying later: %r", exc)
-            except Exception:
-                # A dead purger would let the log grow without bound: log, go on.
-                log.exception("request log: unexpected error while purging")
-            await asyncio.sleep(self._every_seconds)

@@ -21,7 +21,6 @@ import pytest
 
 from identityctl.cli import run
 
-PUBLIC_URL = "https://scim.example.test/"
 ADMIN = "admin@example.test"
 
 
@@ -54,17 +53,6 @@ def split_token(token: str) -> tuple[str, str, str]:
     """Split `<prefix>_<key_id>_<secret>`; the secret may itself contain underscores."""
     prefix, key_id, secret = token.split("_", 2)
     return prefix, key_id, secret
-
-
-@pytest.fixture
-def env(identity_server: IdentityServer, tmp_path: Path) -> dict[str, str]:
-    # DATA_DIR points at an empty dir so a developer's .data/operator-token never leaks in.
-    return {
-        "IDENTITY_ADDR": identity_server.address,
-        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
-        "SCIM_PUBLIC_URL": PUBLIC_URL,
-        "DATA_DIR": str(tmp_path),
-    }
 
 
 # As the README's quick start creates an org: its admin has a name (SPEC §5).

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-
-import pytest
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
-from tests.identityctl.test_cli import ADMIN, PUBLIC_URL, IdentityServer, cli, create_org, new_org
-
-
-@pytest.fixture
-def env(identity_server: IdentityServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "IDENTITY_ADDR": identity_server.address,
-        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
-        "SCIM_PUBLIC_URL": PUBLIC_URL,
-        "DATA_DIR": str(tmp_path),
-    }
+from tests.identityctl.test_cli import ADMIN, cli, create_org, new_org
 
 
 async def test_console_link_prints_a_one_time_url_that_signs_in_the_admin(env, operator_channel):

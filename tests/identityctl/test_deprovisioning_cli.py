@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import grpc
 import pytest
 
-from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identityctl.durations import duration_seconds
 from tests.identity_svc.member_support import new_user, set_active
-from tests.identityctl.test_cli import ADMIN, PUBLIC_URL, IdentityServer, cli, create_org, new_org
-
-
-@pytest.fixture
-def env(identity_server: IdentityServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "IDENTITY_ADDR": identity_server.address,
-        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
-        "SCIM_PUBLIC_URL": PUBLIC_URL,
-        "DATA_DIR": str(tmp_path),
-    }
-
-
-@pytest.fixture
-def prov(service_channel: grpc.aio.Channel) -> pb_grpc.ProvisioningAsyncStub:
-    return pb_grpc.ProvisioningStub(service_channel)
+from tests.identityctl.test_cli import ADMIN, cli, create_org, new_org
 
 
 async def test_a_tripped_brake_shows_in_org_show_and_release_lifts_it(env, prov):

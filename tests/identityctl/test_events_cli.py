@@ -42,15 +42,6 @@ class IdentityServer(Protocol):
     operator_token: str
 
 
-@pytest.fixture
-def env(identity_server: IdentityServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "IDENTITY_ADDR": identity_server.address,
-        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
-        "DATA_DIR": str(tmp_path),
-    }
-
-
 async def cli(env: Mapping[str, str], *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = await asyncio.to_thread(run, list(argv), env, out, err)

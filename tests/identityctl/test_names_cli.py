@@ -6,30 +6,13 @@ first user of GET /Users, on a fresh org the admin `org create` made.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from google.protobuf import json_format
 
 from identity_api.v1 import identity_pb2 as pb
-from identity_api.v1 import identity_pb2_grpc as pb_grpc
-from tests.identityctl.test_cli import ADMIN, PUBLIC_URL, IdentityServer, cli, create_org, new_org
-
-
-@pytest.fixture
-def env(identity_server: IdentityServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "IDENTITY_ADDR": identity_server.address,
-        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
-        "SCIM_PUBLIC_URL": PUBLIC_URL,
-        "DATA_DIR": str(tmp_path),
-    }
-
-
-@pytest.fixture
-def prov(service_channel) -> pb_grpc.ProvisioningAsyncStub:
-    return pb_grpc.ProvisioningStub(service_channel)
+from tests.identityctl.test_cli import ADMIN, cli, create_org, new_org
 
 
 async def admin_document(prov, org: str) -> dict[str, Any]:

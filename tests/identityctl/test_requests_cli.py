@@ -10,9 +10,7 @@ from google.protobuf import timestamp_pb2
 
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
-from tests.identityctl.test_cli import ADMIN, cli, create_org, env, new_org
-
-__all__ = ["env"]  # the fixture, shared with test_cli
+from tests.identityctl.test_cli import ADMIN, cli, create_org, new_org
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

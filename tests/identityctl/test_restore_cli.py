@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import grpc
-import pytest
-
 from identity_api.v1 import identity_pb2 as pb
-from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from tests.identity_svc.member_support import new_group, new_user
 from tests.identity_svc.support import GATEWAY
-from tests.identityctl.test_cli import ADMIN, PUBLIC_URL, IdentityServer, cli, create_org, new_org
-
-
-@pytest.fixture
-def env(identity_server: IdentityServer, tmp_path: Path) -> dict[str, str]:
-    return {
-        "IDENTITY_ADDR": identity_server.address,
-        "IDENTITY_OPERATOR_TOKEN": identity_server.operator_token,
-        "SCIM_PUBLIC_URL": PUBLIC_URL,
-        "DATA_DIR": str(tmp_path),
-    }
-
-
-@pytest.fixture
-def prov(service_channel: grpc.aio.Channel) -> pb_grpc.ProvisioningAsyncStub:
-    return pb_grpc.ProvisioningStub(service_channel)
+from tests.identityctl.test_cli import ADMIN, cli, create_org, new_org
 
 
 async def _delete(prov, org: str, user_id: str) -> None:
