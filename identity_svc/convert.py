@@ -240,41 +240,32 @@ def org_member_to_proto(user: User) -> pb.OrgMember:
     )
 
 
+# The fields a request log entry has under the same name on both sides.
+_ENTRY_FIELDS = (
+    "org_id",
+    "method",
+    "route",
+    "resource_id",
+    "status",
+    "scim_type",
+    "latency_ms",
+    "idp",
+    "key_id",
+    "request_id",
+    "error_detail",
+    "masked_body",
+)
+
+
 def request_entry_from_proto(entry: pb.RequestLogEntry, received: datetime) -> RequestEntry:
     """A gateway's entry; one without a time is dated `received`."""
-    return RequestEntry(
-        org_id=entry.org_id,
-        time=entry.time.ToDatetime(tzinfo=UTC) if entry.HasField("time") else received,
-        method=entry.method,
-        route=entry.route,
-        resource_id=entry.resource_id,
-        status=entry.status,
-        scim_type=entry.scim_type,
-        latency_ms=entry.latency_ms,
-        idp=entry.idp,
-        key_id=entry.key_id,
-        request_id=entry.request_id,
-        error_detail=entry.error_detail,
-        masked_body=entry.masked_body,
-    )
+    time = entry.time.ToDatetime(tzinfo=UTC) if entry.HasField("time") else received
+    return RequestEntry(time=time, **{f: getattr(entry, f) for f in _ENTRY_FIELDS})
 
 
 def request_entry_to_proto(entry: RequestEntry) -> pb.RequestLogEntry:
-    return pb.RequestLogEntry(
-        org_id=entry.org_id,
-        time=timestamp(entry.time),
-        method=entry.method,
-        route=entry.route,
-        resource_id=entry.resource_id,
-        status=entry.status,
-        scim_type=entry.scim_type,
-        latency_ms=entry.latency_ms,
-        idp=entry.idp,
-        key_id=entry.key_id,
-        request_id=entry.request_id,
-        error_detail=entry.error_detail,
-        masked_body=entry.masked_body,
-    )
+    fields = {f: getattr(entry, f) for f in _ENTRY_FIELDS}
+    return pb.RequestLogEntry(time=timestamp(entry.time), **fields)
 
 
 def request_stats_to_proto(stats: RequestStats) -> pb.RequestStats:
