@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import grpc
 
 from console.errors import BadInput, ConsoleError, Forbidden, NotFound, Unavailable
+from identity_api.client_tls import aio_channel
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
 from identityctl.settings import Settings as IdentityAccess
@@ -62,11 +63,7 @@ def as_admin(email: str) -> pb.RequestContext:
 
 
 def open_channel(access: IdentityAccess) -> grpc.aio.Channel:
-    tls = access.tls
-    if tls is None:
-        return grpc.aio.insecure_channel(access.identity_addr)
-    credentials = grpc.ssl_channel_credentials(*tls.credentials_pem())
-    return grpc.aio.secure_channel(access.identity_addr, credentials, options=tls.channel_options())
+    return aio_channel(access.identity_addr, access.tls)
 
 
 class Identity:

@@ -18,6 +18,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from gateway import errors
+from identity_api.client_tls import aio_channel
 from identity_api.reasons import Reason
 from identity_api.v1 import identity_pb2 as pb
 from identity_api.v1 import identity_pb2_grpc as pb_grpc
@@ -66,13 +67,7 @@ _UNAVAILABLE = {
 
 def open_channel(settings: Settings) -> grpc.aio.Channel:
     """A channel to the identity service: TLS, mutual with a client certificate, if set."""
-    tls = settings.identity_tls
-    if tls is None:
-        return grpc.aio.insecure_channel(settings.identity_addr)
-    credentials = grpc.ssl_channel_credentials(*tls.credentials_pem())
-    return grpc.aio.secure_channel(
-        settings.identity_addr, credentials, options=tls.channel_options()
-    )
+    return aio_channel(settings.identity_addr, settings.identity_tls)
 
 
 def credential_metadata(service_token: str) -> tuple[tuple[str, str], ...]:

@@ -1,7 +1,8 @@
 """How a client (the gateway, identityctl) reaches the identity service over TLS.
 
 Hand-written, unlike the generated code below this package: one definition of
-the client-side TLS settings and channel credentials, read by both clients.
+the client-side TLS settings and channel credentials, read by every client, and
+`aio_channel`, the one way the asyncio clients (gateway, console) open a channel.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import grpc
 
 
 class TlsConfigError(ValueError):
@@ -61,3 +64,11 @@ class IdentityTls:
     def channel_options(self) -> list[tuple[str, str]]:
         """For an address whose host is not a name in the server's certificate."""
         return [("grpc.ssl_target_name_override", self.server_name)] if self.server_name else []
+
+
+def aio_channel(address: str, tls: IdentityTls | None) -> grpc.aio.Channel:
+    """An asyncio channel to the identity service: TLS, mutual with a client cert, if set."""
+    if tls is None:
+        return grpc.aio.insecure_channel(address)
+    credentials = grpc.ssl_channel_credentials(*tls.credentials_pem())
+    return grpc.aio.secure_channel(address, credentials, options=tls.channel_options())

@@ -15,13 +15,8 @@ from google.protobuf import json_format
 from identity_api.v1 import identity_pb2 as pb
 from identityctl.client import IdentityClient
 from identityctl.durations import duration_seconds
-from identityctl.render import Output
+from identityctl.render import Output, iso
 from identityctl.settings import Settings
-
-
-def _iso(brake: pb.DeprovisioningBrake, field: str) -> str | None:
-    set_ = brake.HasField(field)  # type: ignore[arg-type]  # one of its Timestamp fields
-    return getattr(brake, field).ToJsonString() if set_ else None
 
 
 def brake_data(brake: pb.DeprovisioningBrake) -> dict[str, Any]:
@@ -30,14 +25,14 @@ def brake_data(brake: pb.DeprovisioningBrake) -> dict[str, Any]:
         "floor": brake.floor,
         "share_percent": brake.share_percent,
         "window_seconds": brake.window_seconds,
-        "tripped_at": _iso(brake, "tripped_at"),
+        "tripped_at": iso(brake.tripped_at, brake, "tripped_at"),
         "trip": json_format.MessageToDict(brake.trip) if brake.HasField("trip") else None,
         "in_window": brake.in_window,
         "budget": brake.budget,
         "active_members": brake.active_members,
         "allowance": brake.allowance,
-        "off_until": _iso(brake, "off_until"),
-        "counted_from": _iso(brake, "counted_from"),
+        "off_until": iso(brake.off_until, brake, "off_until"),
+        "counted_from": iso(brake.counted_from, brake, "counted_from"),
     }
 
 
